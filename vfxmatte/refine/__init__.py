@@ -1,0 +1,1 @@
+"""Refinement shared by every engine: trimaps, instance consistency, foreground, tiling, time."""
