@@ -18,8 +18,15 @@ ENGINE_PATHS: dict[str, str] = {
     "guided": "vfxmatte.engines.guided:GuidedEngine",
 }
 
-__all__ = ["Engine", "EngineInput", "EngineInfo", "ENGINE_PATHS", "engine_class", "create_engine",
-           "list_engines"]
+__all__ = [
+    "Engine",
+    "EngineInput",
+    "EngineInfo",
+    "ENGINE_PATHS",
+    "engine_class",
+    "create_engine",
+    "list_engines",
+]
 
 
 @dataclass(frozen=True)

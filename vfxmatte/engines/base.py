@@ -48,7 +48,9 @@ class Engine(ABC):
     input_encoding: ClassVar[str] = "srgb"
     temporal: ClassVar[bool] = False
 
-    def __init__(self, device: torch.device | str = "cpu", options: Mapping[str, Any] | None = None):
+    def __init__(
+        self, device: torch.device | str = "cpu", options: Mapping[str, Any] | None = None
+    ):
         self.device = torch.device(device)
         self.options: dict[str, Any] = dict(options or {})
 

@@ -1,0 +1,28 @@
+"""The `vfxmatte` command: a Typer app whose sub-commands each live in their own module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import demo_cmd, info_cmd, run_cmd
+from cli.errors import run_guarded
+
+app = typer.Typer(
+    name="vfxmatte",
+    help="Mask-guided human instance matting for VFX plates: per-person alpha layers in EXRs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for module in (run_cmd, info_cmd, demo_cmd):
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors and stable exit codes."""
+    run_guarded(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""`vfxmatte run`: matte a frame range of a plate into per-person EXR layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from vfxmatte.errors import BadArgumentError, ExitCode
+from vfxmatte.jobspec import JobSpec
+from vfxmatte.pipeline import Job
+from vfxmatte.progress import make_reporter
+
+
+def parse_mask_options(masks: list[str]) -> dict[str, str]:
+    """``["person01=p1.####.png", ...]`` -> ``{"person01": "p1.####.png"}``."""
+    parsed: dict[str, str] = {}
+    for i, item in enumerate(masks, start=1):
+        name, sep, path = item.partition("=")
+        if not sep:  # a bare path: name it by position
+            name, path = f"person{i:02d}", item
+        if not name or not path:
+            raise BadArgumentError(f"--mask {item}: expected NAME=PATH, e.g. person01=p1.####.png")
+        if name in parsed:
+            raise BadArgumentError(f"--mask {item}: name '{name}' given twice")
+        parsed[name] = path
+    return parsed
+
+
+def parse_engine_options(options: list[str]) -> dict[str, object]:
+    """``["band=0.02", "iterations=200"]`` -> typed dict (numbers parsed, rest kept as text)."""
+    parsed: dict[str, object] = {}
+    for item in options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadArgumentError(f"--engine-option {item}: expected KEY=VALUE")
+        for cast in (int, float):
+            try:
+                parsed[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            parsed[key] = {"true": True, "false": False}.get(value.lower(), value)
+    return parsed
+
+
+def build_spec(**fields: object) -> JobSpec:
+    try:
+        return JobSpec(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        msg = first.get("msg", "invalid value").removeprefix("Value error, ")
+        raise BadArgumentError(f"{where + ': ' if where else ''}{msg}") from exc
+
+
+def run(
+    plate: Annotated[str, typer.Option(help="Plate sequence, e.g. plate.####.exr, plate.%04d.dpx")],
+    out: Annotated[str, typer.Option(help="Output EXR sequence, e.g. out/matte.####.exr")],
+    mask: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH per person (repeat), e.g. person01=p1.####.png"),
+    ] = None,
+    id_map: Annotated[
+        str | None, typer.Option(help="ID/label map sequence, one id per person")
+    ] = None,
+    frames: Annotated[str | None, typer.Option(help="1001-1100, 1001-1100x2, 1-10,20-30")] = None,
+    engine: Annotated[str, typer.Option(help="guided (default), rvm, ...")] = "guided",
+    engine_option: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE engine setting (repeat)")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    colorspace: Annotated[str | None, typer.Option(help="Plate colourspace (OCIO name)")] = None,
+    ocio_config: Annotated[str | None, typer.Option(help="OCIO config (default $OCIO)")] = None,
+    compression: Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa...")] = "zip",
+    full_frame: Annotated[bool, typer.Option(help="Write the full display window")] = False,
+    colour: Annotated[bool, typer.Option(help="Also write premultiplied <name>.R/G/B")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option(help="Keep complete frames already on disk")
+    ] = False,
+    clean_plate: Annotated[str | None, typer.Option(help="Known background plate")] = None,
+    progress_lines: Annotated[bool, typer.Option(help="One line per frame even on a TTY")] = False,
+) -> None:
+    """Matte FRAMES of PLATE into one alpha layer per person (`<name>.A`) plus the union `A`."""
+    spec = build_spec(
+        plate=plate,
+        out=out,
+        masks=parse_mask_options(mask or []),
+        id_map=id_map,
+        frames=frames,
+        engine=engine,
+        engine_options=parse_engine_options(engine_option or []),
+        device=device,
+        colorspace=colorspace,
+        ocio_config=ocio_config,
+        compression=compression,
+        full_frame=full_frame,
+        write_colour=colour,
+        skip_existing=skip_existing,
+        clean_plate=clean_plate,
+    )
+    execute(spec, progress_lines)
+
+
+def execute(spec: JobSpec, progress_lines: bool = False) -> None:
+    """Run a spec with a progress display; exit non-zero unless every frame is on disk."""
+    reporter = make_reporter(force_lines=progress_lines)
+    try:
+        result = Job(spec, reporter).run()
+    finally:
+        reporter.close()
+    if not result.complete:
+        missing = sorted(set(result.frames) - set(result.written) - set(result.skipped))
+        typer.echo(f"vfxmatte: error: frames not written: {missing}", err=True)
+        raise typer.Exit(int(ExitCode.PARTIAL))
+    folder = Path(spec.out).parent
+    typer.echo(
+        f"vfxmatte: wrote {len(result.written)} frame(s), kept {len(result.skipped)} existing, "
+        f"in {folder.resolve()}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

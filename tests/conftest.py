@@ -1,0 +1,58 @@
+"""Shared fixtures: the real data folder, a CLI runner in a subprocess, small synthetic shots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def find_shared_data() -> Path | None:
+    """../shared/data beside the checkout (CI clones next to a copy of shared/), or $VFXMATTE_SHARED_DATA."""
+    env = os.environ.get("VFXMATTE_SHARED_DATA")
+    if env and Path(env).is_dir():
+        return Path(env)
+    for parent in [REPO_ROOT, *REPO_ROOT.parents]:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    data = find_shared_data()
+    if data is None:
+        pytest.skip("real data folder ../shared/data not found (set VFXMATTE_SHARED_DATA)")
+    return data
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run `vfxmatte ARGS` as a user would (a real process: exit code, stdout, stderr)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *map(str, args)],
+        cwd=cwd or REPO_ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

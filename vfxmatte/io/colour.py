@@ -1,0 +1,141 @@
+"""Colour management with OpenColorIO.
+
+The plate's colourspace is named (``--colorspace``), else read from file metadata, else guessed
+from the bit depth (sRGB for integer files, the config's scene_linear role for float, ADX10 for
+10-bit DPX log). Engines ask for an encoding (display-referred sRGB for every engine so far) and
+get it; alpha is data and never passes through here. Values above 1 survive every conversion.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from vfxmatte.errors import BadArgumentError
+
+DEFAULT_CONFIG = "ocio://studio-config-latest"
+
+# What each engine input encoding is called; the first name the config knows wins.
+ENCODING_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "srgb": (
+        "srgb_rec709_scene",
+        "sRGB Encoded Rec.709 (sRGB)",
+        "srgb_tx",
+        "sRGB - Texture",
+        "sRGB",
+        "texture_paint",
+    ),
+    "linear": ("lin_rec709_scene", "Linear Rec.709 (sRGB)", "scene_linear"),
+}
+
+# Friendly names users type, tried when the config itself does not know the name.
+USER_ALIASES: dict[str, tuple[str, ...]] = {
+    "srgb": ENCODING_CANDIDATES["srgb"],
+    "linear": ("scene_linear",),
+    "scene-linear": ("scene_linear",),
+    "scene_linear": ("scene_linear",),
+    "acescg": ("ACEScg",),
+    "log": ("ADX10", "compositing_log"),
+    "cineon": ("ADX10",),
+    "kodaklog": ("ADX10",),
+    "raw": ("Raw", "data", "raw"),
+}
+
+
+def config_source() -> str:
+    """Where the config comes from: $OCIO if set, else the built-in studio config."""
+    return os.environ.get("OCIO") or DEFAULT_CONFIG
+
+
+@lru_cache(maxsize=4)
+def load_config(source: str | None = None) -> ocio.Config:
+    """Load an OCIO config (file path or ``ocio://`` URI) with a one-line error when it fails."""
+    source = source or config_source()
+    try:
+        if source.startswith("ocio://"):
+            return ocio.Config.CreateFromFile(source)
+        if not os.path.isfile(source):
+            raise BadArgumentError(f"OCIO config not found: {source}; fix $OCIO or --ocio-config")
+        return ocio.Config.CreateFromFile(source)
+    except ocio.Exception as exc:
+        raise BadArgumentError(f"OCIO config {source} cannot be loaded: {exc}") from exc
+
+
+def _known(config: ocio.Config, name: str) -> str | None:
+    canonical = config.getCanonicalName(name)
+    if canonical:
+        return canonical
+    role = config.getRoleColorSpace(name) if config.hasRole(name) else ""
+    return role or None
+
+
+def resolve_colorspace(config: ocio.Config, name: str) -> str:
+    """The config's canonical colourspace for a user-given name, role, alias or interop id."""
+    found = _known(config, name)
+    if found:
+        return found
+    for candidate in USER_ALIASES.get(name.strip().lower(), ()):
+        found = _known(config, candidate)
+        if found:
+            return found
+    examples = ", ".join(cs.getName() for cs in list(config.getColorSpaces())[:6])
+    raise BadArgumentError(
+        f"unknown colourspace '{name}' in OCIO config {config.getName()}: "
+        f"try srgb, linear, log, or a config name such as {examples}"
+    )
+
+
+def encoding_colorspace(config: ocio.Config, encoding: str) -> str:
+    """The colourspace an engine encoding ("srgb", "linear") maps to in this config."""
+    for candidate in ENCODING_CANDIDATES[encoding]:
+        found = _known(config, candidate)
+        if found:
+            return found
+    raise BadArgumentError(
+        f"OCIO config {config.getName()} has no colourspace for engine encoding '{encoding}'"
+    )
+
+
+def default_colorspace(
+    config: ocio.Config,
+    file_colorspace: str | None,
+    is_float: bool,
+    bits_per_sample: int,
+    file_format: str = "",
+) -> str:
+    """The plate's colourspace when the user named none: metadata, else a bit-depth guess."""
+    if file_colorspace:
+        found = _known(config, file_colorspace)
+        if found:
+            return found
+    if is_float:
+        return resolve_colorspace(config, "scene_linear")
+    if file_format.lower() in ("dpx", "cineon") and bits_per_sample == 10:
+        return resolve_colorspace(config, "log")
+    return resolve_colorspace(config, "srgb")
+
+
+@dataclass
+class ColourConverter:
+    """Converts (H, W, 3) float32 pixels between two colourspaces of one config."""
+
+    config: ocio.Config
+    source: str
+    target: str
+
+    def __post_init__(self) -> None:
+        self._identity = self.source == self.target
+        if not self._identity:
+            processor = self.config.getProcessor(self.source, self.target)
+            self._cpu = processor.getDefaultCPUProcessor()
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """Converted copy; the input array is left untouched."""
+        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+        if not self._identity:
+            self._cpu.applyRGB(out)
+        return out

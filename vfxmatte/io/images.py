@@ -1,0 +1,240 @@
+"""Image reading and matte writing with OpenImageIO.
+
+Reading keeps everything a compositor cares about: the data window and the display window, the
+channel names, the bit depth (so 10-bit DPX code values survive) and the metadata, which passes
+through to the written mattes. Channels are always addressed by name, never by position: the EXR
+writer sorts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenImageIO as oiio
+
+from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
+from vfxmatte.io.atomic import write_atomically
+
+EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
+
+# Attributes OIIO or the EXR writer manage themselves; everything else passes through.
+_NOT_PASSED_THROUGH = {
+    "compression",
+    "DateTime",
+    "oiio:subimages",
+    "oiio:SourcePath",
+    "oiio:SourceFileFormat",
+    "oiio:RowsPerChunk",
+    "oiio:BitsPerSample",
+    "oiio:ColorSpace",
+    "colorInteropID",
+    "openexr:chunkCount",
+    "openexr:lineOrder",
+    "openexr:dwaCompressionLevel",
+    "openexr:zipCompressionLevel",
+    "channelformats",
+    "tiles",
+    "tile_width",
+    "tile_height",
+    "Orientation",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A pixel rectangle: origin (x, y) and size, as in an EXR data/display window."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}+{self.x}+{self.y}"
+
+
+@dataclass
+class ImageFrame:
+    """One image as read: float32 pixels of the data window plus what is needed to write back."""
+
+    path: Path
+    pixels: np.ndarray  # (H, W, C) float32 over the data window
+    channels: list[str]
+    data_window: Window
+    display_window: Window
+    pixel_format: str  # "uint8", "uint16", "half", "float", ...
+    bits_per_sample: int
+    file_colorspace: str | None = None  # what the file says (oiio:ColorSpace), if anything
+    metadata: list[tuple[str, str, Any]] = field(default_factory=list)  # (name, type, value)
+
+    @property
+    def is_float(self) -> bool:
+        return self.pixel_format in ("half", "float", "double")
+
+    def channel(self, name: str) -> np.ndarray:
+        """One channel by name (case-sensitive), (H, W) float32."""
+        try:
+            return self.pixels[..., self.channels.index(name)]
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{self.path}: no channel '{name}' (has {', '.join(self.channels)})"
+            ) from exc
+
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) colour by channel name: R,G,B; a single luminance channel is replicated."""
+        names = self.channels
+        if all(c in names for c in ("R", "G", "B")):
+            return np.stack([self.channel(c) for c in ("R", "G", "B")], axis=-1)
+        for grey in ("Y", "L", "I"):
+            if grey in names:
+                return np.repeat(self.channel(grey)[..., None], 3, axis=-1)
+        if len(names) >= 3:
+            return self.pixels[..., :3]
+        if len(names) >= 1:
+            return np.repeat(self.pixels[..., :1], 3, axis=-1)
+        raise InvalidInputError(f"{self.path}: no colour channels")
+
+    def single_channel(self) -> np.ndarray:
+        """(H, W) for masks and ID maps: A if present, else the first of Y/R/first channel."""
+        for name in ("A", "Y", "R"):
+            if name in self.channels:
+                return self.channel(name)
+        return self.pixels[..., 0]
+
+
+def read_image(path: str | Path, what: str = "image") -> ImageFrame:
+    """Read any OIIO-readable file to float32, with a one-line error for missing/corrupt files.
+
+    ``what`` names the input in error messages ("plate frame 1003", "mask person01 frame 7").
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"{what} is missing: {path}")
+    buf = oiio.ImageBuf(str(path))
+    ok = buf.read(force=True)
+    err = buf.geterror()
+    if not ok or err:
+        reason = (err or "unreadable").splitlines()[0]
+        raise InvalidInputError(
+            f"{what} cannot be read ({path}): {reason}; re-render or replace the file"
+        )
+    spec = buf.spec()
+    pixels = buf.get_pixels(oiio.FLOAT)
+    err = buf.geterror()
+    if pixels is None or err:
+        raise InvalidInputError(f"{what} cannot be decoded ({path}): {err or 'no pixels'}")
+    pixels = np.ascontiguousarray(pixels.reshape(spec.height, spec.width, spec.nchannels))
+    metadata = [
+        (a.name, str(a.type), a.value)
+        for a in spec.extra_attribs
+        if a.name not in _NOT_PASSED_THROUGH and not a.name.startswith("oiio:")
+    ]
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0) or _bits_of(str(spec.format))
+    return ImageFrame(
+        path=path,
+        pixels=pixels.astype(np.float32, copy=False),
+        channels=list(spec.channelnames),
+        data_window=Window(spec.x, spec.y, spec.width, spec.height),
+        display_window=Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+        pixel_format=str(spec.format),
+        bits_per_sample=int(bits),
+        file_colorspace=spec.get_string_attribute("oiio:ColorSpace") or None,
+        metadata=metadata,
+    )
+
+
+def _bits_of(fmt: str) -> int:
+    return {"uint8": 8, "int8": 8, "uint16": 16, "int16": 16, "half": 16, "float": 32}.get(fmt, 32)
+
+
+def check_finite(frame: ImageFrame, what: str) -> None:
+    """Refuse NaN/inf pixels: they poison every filter downstream and silently wreck a matte."""
+    bad = ~np.isfinite(frame.pixels)
+    if bad.any():
+        n = int(bad.any(axis=-1).sum())
+        ys, xs = np.nonzero(bad.any(axis=-1))
+        raise InvalidInputError(
+            f"{what} ({frame.path}) has {n} NaN/inf pixel(s), first at x={xs[0] + frame.data_window.x}"
+            f" y={ys[0] + frame.data_window.y}; fix the plate (e.g. a Nuke Expression/CopyBBox) first"
+        )
+
+
+def normalise_compression(name: str) -> str:
+    """Validate an EXR compression name ("zip", "piz", "dwaa" or "dwaa:45")."""
+    base = name.split(":")[0].lower()
+    if base not in EXR_COMPRESSIONS:
+        raise BadArgumentError(f"--compression {name}: choose one of {', '.join(EXR_COMPRESSIONS)}")
+    return name.lower()
+
+
+def write_exr(
+    path: str | Path,
+    channels: Mapping[str, np.ndarray],
+    data_window: Window,
+    display_window: Window,
+    *,
+    metadata: list[tuple[str, str, Any]] | None = None,
+    extra_attributes: Mapping[str, str] | None = None,
+    compression: str = "zip",
+    pixel_type: str = "half",
+) -> None:
+    """Write named (H, W) channels as one EXR, atomically.
+
+    The arrays cover ``data_window``; ``display_window`` is stored as the full window, so
+    a 1000x500 region of a 4096x2160 frame stays exactly where it was.
+    """
+    names = list(channels)
+    if not names:
+        raise ValueError("write_exr needs at least one channel")
+    height, width = next(iter(channels.values())).shape
+    stacked = np.stack([np.asarray(channels[n], dtype=np.float32) for n in names], axis=-1)
+    fmt = {"half": oiio.HALF, "float": oiio.FLOAT}[pixel_type]
+    spec = oiio.ImageSpec(width, height, len(names), fmt)
+    spec.channelnames = tuple(names)
+    if "A" in names:
+        spec.alpha_channel = names.index("A")
+    spec.x, spec.y = data_window.x, data_window.y
+    spec.full_x, spec.full_y = display_window.x, display_window.y
+    spec.full_width, spec.full_height = display_window.width, display_window.height
+    for name, typ, value in metadata or []:
+        try:
+            spec.attribute(name, oiio.TypeDesc(typ), value)
+        except (TypeError, ValueError, RuntimeError):
+            continue  # an attribute OIIO cannot carry to EXR is dropped, not fatal
+    for name, value in (extra_attributes or {}).items():
+        spec.attribute(name, str(value))
+    spec.attribute("compression", normalise_compression(compression))
+
+    def _write(tmp: Path) -> None:
+        out = oiio.ImageOutput.create(str(tmp))
+        if out is None or not out.open(str(tmp), spec):
+            raise OSError(oiio.geterror() or (out.geterror() if out else "cannot open"))
+        ok = out.write_image(stacked)
+        err = out.geterror()
+        out.close()
+        if not ok:
+            raise OSError(err or "write failed")
+
+    write_atomically(Path(path), _write)
+
+
+def exr_is_complete(path: str | Path, required_channels: list[str] | None = None) -> bool:
+    """True when ``path`` opens, decodes fully and has the required channels (for --skip-existing)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    buf = oiio.ImageBuf(str(path))
+    ok = buf.read(force=True)
+    err = buf.geterror()
+    if not ok or err:
+        return False
+    names = set(buf.spec().channelnames)
+    return all(c in names for c in (required_channels or []))

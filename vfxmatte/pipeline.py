@@ -1,0 +1,306 @@
+"""A job over frames: read -> colour -> engine -> consistency -> write, with progress events.
+
+The pipeline never knows which engine it runs (it asks the registry) and never lets a user
+mistake surface as a traceback: input problems are found before the first frame where possible
+(missing frames, unknown colourspace, unwritable output) and otherwise raised as one-line
+:class:`~vfxmatte.errors.VfxMatteError` naming the frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vfxmatte import __version__
+from vfxmatte.devices import resolve_device
+from vfxmatte.engines import Engine, EngineInput, create_engine
+from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
+from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
+from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
+from vfxmatte.io.colour import (
+    ColourConverter,
+    default_colorspace,
+    encoding_colorspace,
+    load_config,
+    resolve_colorspace,
+)
+from vfxmatte.io.images import (
+    ImageFrame,
+    Window,
+    check_finite,
+    exr_is_complete,
+    normalise_compression,
+    write_exr,
+)
+from vfxmatte.jobspec import JobSpec
+from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState, PerInstanceMasks
+from vfxmatte.plates import PlateSource, open_plate
+from vfxmatte.refine.consistency import enforce_instance_consistency
+from vfxmatte.sequence import SequencePath, parse_frames
+
+
+@dataclass
+class JobResult:
+    frames: list[int]
+    written: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return set(self.written) | set(self.skipped) == set(self.frames)
+
+
+@dataclass
+class MatteFrame:
+    """What one frame produced: per-instance alphas (N, H, W) on the plate's data window."""
+
+    frame: int
+    plate: ImageFrame
+    names: list[str]
+    alphas: np.ndarray
+    union: np.ndarray
+    states: dict[str, str]
+
+
+class Job:
+    """A validated job ready to run. Construct it to validate; call :meth:`run` to process."""
+
+    def __init__(self, spec: JobSpec, on_event: EventCallback = ignore_events):
+        self.spec = spec
+        self.on_event = on_event
+        self.compression = normalise_compression(spec.compression)
+        self.plate: PlateSource = open_plate(spec.plate)
+        self.frames = self._resolve_frames()
+        self.plate.check_frames(self.frames)
+        self.masks: MaskSource = self._open_masks()
+        self.out = SequencePath(spec.out)
+        if len(self.frames) > 1 and not self.out.is_sequence:
+            raise BadArgumentError(
+                f"--out {spec.out} has no frame padding (#### or %04d) but {len(self.frames)} "
+                "frames are requested"
+            )
+        if Path(spec.out).suffix.lower() != ".exr":
+            raise BadArgumentError(f"--out {spec.out}: mattes are written as EXR; end it in .exr")
+        self.config = load_config(spec.ocio_config)
+        self.user_colorspace = (
+            resolve_colorspace(self.config, spec.colorspace) if spec.colorspace else None
+        )
+        self.device = resolve_device(spec.device)
+        self.engine: Engine = create_engine(spec.engine, self.device, spec.engine_options)
+        self.engine_colorspace = encoding_colorspace(self.config, self.engine.input_encoding)
+        self.clean_plate = open_plate(spec.clean_plate) if spec.clean_plate else None
+        self._converters: dict[str, ColourConverter] = {}
+
+    # -- validation -------------------------------------------------------------------------
+    def _resolve_frames(self) -> list[int]:
+        if self.spec.frames:
+            return parse_frames(self.spec.frames)
+        frames = self.plate.frames_on_disk()
+        if not frames:
+            raise BadArgumentError(
+                f"no plate frames found for {self.spec.plate}; check the path or give --frames"
+            )
+        return frames
+
+    def _open_masks(self) -> MaskSource:
+        if self.spec.id_map:
+            source = IdMapMasks(self.spec.id_map, self.spec.ids)
+            source.discover_ids(self.frames)
+            return source
+        source = PerInstanceMasks(self.spec.masks)
+        source.check_exists(self.frames)
+        source.check_not_all_empty(self.frames)
+        return source
+
+    # -- per-frame work ---------------------------------------------------------------------
+    def _converter(self, plate: ImageFrame) -> ColourConverter:
+        source = self.user_colorspace or default_colorspace(
+            self.config,
+            plate.file_colorspace,
+            plate.is_float,
+            plate.bits_per_sample,
+            plate.path.suffix.lstrip("."),
+        )
+        if source not in self._converters:
+            self._converters[source] = ColourConverter(self.config, source, self.engine_colorspace)
+        return self._converters[source]
+
+    def _to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).to(self.device)
+
+    def matte_frame(self, frame: int, new_shot: bool = False) -> MatteFrame:
+        """Read, convert and matte one frame (no writing): used by run, eval and the review panel."""
+        plate = self.plate.read(frame)
+        check_finite(plate, f"plate frame {frame}")
+        rgb = self._converter(plate).apply(plate.rgb())
+        mask_frame: MaskFrame = self.masks.load(frame, plate.data_window, plate.display_window)
+        clean = None
+        if self.clean_plate is not None:
+            clean_img = self.clean_plate.read(frame if self.clean_plate.exists(frame) else 0)
+            clean = self._to_tensor(self._converter(clean_img).apply(clean_img.rgb()))
+        inp = EngineInput(
+            image=self._to_tensor(rgb),
+            masks=torch.from_numpy(mask_frame.masks).to(self.device),
+            names=mask_frame.names,
+            frame=frame,
+            clean_plate=clean,
+            new_shot=new_shot,
+        )
+        alphas = self._run_engine(inp)
+        alphas, union = enforce_instance_consistency(alphas)
+        return MatteFrame(
+            frame=frame,
+            plate=plate,
+            names=mask_frame.names,
+            alphas=alphas.float().cpu().numpy(),
+            union=union.float().cpu().numpy(),
+            states={k: str(v) for k, v in mask_frame.states.items()},
+        )
+
+    def _run_engine(self, inp: EngineInput) -> torch.Tensor:
+        if inp.new_shot:
+            self.engine.reset()
+        try:
+            with torch.inference_mode():
+                alphas = self.engine.matte(inp)
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            raise OutOfMemoryError(
+                f"out of memory on {self.device} at frame {inp.frame}; try --device cpu, fewer "
+                "people per job or a smaller tile size"
+            ) from exc
+        except (EngineError, BadArgumentError):
+            raise
+        except Exception as exc:  # an engine bug must still name the frame
+            raise EngineError(
+                f"engine '{self.spec.engine}' failed on frame {inp.frame}: {type(exc).__name__}: {exc}"
+            ) from exc
+        n = len(inp.names)
+        if alphas.shape != (n, *inp.image.shape[-2:]):
+            raise EngineError(
+                f"engine '{self.spec.engine}' returned {tuple(alphas.shape)} at frame {inp.frame}"
+            )
+        return alphas.clamp(0.0, 1.0)
+
+    def output_channels(self, names: list[str]) -> list[str]:
+        channels = ["A"] + [f"{n}.A" for n in names]
+        if self.spec.write_colour:
+            channels += [f"{n}.{c}" for n in names for c in "RGB"]
+        return channels
+
+    def write_frame(self, result: MatteFrame) -> Path:
+        """Write one frame's layers atomically; returns the path."""
+        plate = result.plate
+        channels: dict[str, np.ndarray] = {"A": result.union}
+        for i, name in enumerate(result.names):
+            channels[f"{name}.A"] = result.alphas[i]
+        if self.spec.write_colour:
+            rgb = plate.rgb()
+            for i, name in enumerate(result.names):
+                premult = rgb * result.alphas[i][..., None]
+                for c, ch in enumerate("RGB"):
+                    channels[f"{name}.{ch}"] = premult[..., c]
+        data_window = plate.data_window
+        if self.spec.full_frame and plate.data_window != plate.display_window:
+            channels = {
+                k: _pad_to(v, plate.data_window, plate.display_window) for k, v in channels.items()
+            }
+            data_window = plate.display_window
+        path = self.out.path(result.frame)
+        write_exr(
+            path,
+            channels,
+            data_window,
+            plate.display_window,
+            metadata=plate.metadata,
+            extra_attributes={
+                "vfxmatte:version": __version__,
+                "vfxmatte:engine": self.spec.engine,
+                "vfxmatte:instances": ",".join(result.names),
+                "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
+                "vfxmatte:frame": str(result.frame),
+            },
+            compression=self.compression,
+        )
+        return path
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> JobResult:
+        result = JobResult(frames=list(self.frames))
+        out_dir = self.out.path(self.frames[0]).parent
+        ensure_writable_dir(out_dir)
+        remove_stale_temps(out_dir)
+        total = len(self.frames)
+        self.on_event(
+            ProgressEvent(
+                EventKind.START,
+                total=total,
+                message=f"engine={self.spec.engine} device={self.device}",
+            )
+        )
+        required = self.output_channels(self.masks.names)
+        first = True
+        for frame in self.frames:
+            if should_stop():
+                raise CancelledError(f"cancelled before frame {frame}")
+            path = self.out.path(frame)
+            done = len(result.written) + len(result.skipped)
+            if self.spec.skip_existing and exr_is_complete(path, required):
+                result.skipped.append(frame)
+                self.on_event(ProgressEvent(EventKind.SKIP, frame, done + 1, total, path=str(path)))
+                first = True  # temporal state must not bridge a gap
+                continue
+            t0 = time.perf_counter()
+            matte = self.matte_frame(frame, new_shot=first)
+            first = False
+            self._report_mask_states(matte, result)
+            self.write_frame(matte)
+            result.written.append(frame)
+            self.on_event(
+                ProgressEvent(
+                    EventKind.FRAME,
+                    frame,
+                    done + 1,
+                    total,
+                    seconds=time.perf_counter() - t0,
+                    path=str(path),
+                    states=matte.states,
+                )
+            )
+        self.on_event(
+            ProgressEvent(
+                EventKind.DONE,
+                done=total,
+                total=total,
+                message=f"written={len(result.written)} skipped={len(result.skipped)}",
+            )
+        )
+        return result
+
+    def _report_mask_states(self, matte: MatteFrame, result: JobResult) -> None:
+        for name, state in matte.states.items():
+            if state != MaskState.OK:
+                msg = f"frame {matte.frame}: mask of {name} is {state}; its layer is empty"
+                result.warnings.append(msg)
+                self.on_event(ProgressEvent(EventKind.WARNING, matte.frame, message=msg))
+
+
+def _pad_to(values: np.ndarray, data: Window, display: Window) -> np.ndarray:
+    """Place data-window pixels inside a zeroed display window (clipping what lies outside)."""
+    out = np.zeros((display.height, display.width), np.float32)
+    x0, y0 = data.x - display.x, data.y - display.y
+    xs, ys = max(x0, 0), max(y0, 0)
+    xe, ye = min(x0 + data.width, display.width), min(y0 + data.height, display.height)
+    if xe > xs and ye > ys:
+        out[ys:ye, xs:xe] = values[ys - y0 : ye - y0, xs - x0 : xe - x0]
+    return out
+
+
+def run_job(spec: JobSpec, on_event: EventCallback = ignore_events) -> JobResult:
+    """Validate and run a job; raises VfxMatteError subclasses for user-facing problems."""
+    return Job(spec, on_event).run()
