@@ -66,6 +66,7 @@ class MatteFrame:
     alphas: np.ndarray
     union: np.ndarray
     states: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 class Job:
@@ -136,10 +137,12 @@ class Job:
 
     def matte_frame(self, frame: int, new_shot: bool = False) -> MatteFrame:
         """Read, convert and matte one frame (no writing): used by run, eval and the review panel."""
+        clock = _StageClock()
         plate = self.plate.read(frame)
         check_finite(plate, f"plate frame {frame}")
-        rgb = self._converter(plate).apply(plate.rgb())
         mask_frame: MaskFrame = self.masks.load(frame, plate.data_window, plate.display_window)
+        clock.lap("read")
+        rgb = self._converter(plate).apply(plate.rgb())
         clean = None
         if self.clean_plate is not None:
             clean_img = self.clean_plate.read(frame if self.clean_plate.exists(frame) else 0)
@@ -152,8 +155,13 @@ class Job:
             clean_plate=clean,
             new_shot=new_shot,
         )
+        clock.lap("colour")
         alphas = self._run_engine(inp)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        clock.lap("engine")
         alphas, union = enforce_instance_consistency(alphas)
+        clock.lap("refine")
         return MatteFrame(
             frame=frame,
             plate=plate,
@@ -161,6 +169,7 @@ class Job:
             alphas=alphas.float().cpu().numpy(),
             union=union.float().cpu().numpy(),
             states={k: str(v) for k, v in mask_frame.states.items()},
+            timings=clock.laps,
         )
 
     def _run_engine(self, inp: EngineInput) -> torch.Tensor:
@@ -259,7 +268,9 @@ class Job:
             matte = self.matte_frame(frame, new_shot=first)
             first = False
             self._report_mask_states(matte, result)
+            t_write = time.perf_counter()
             self.write_frame(matte)
+            matte.timings["write"] = time.perf_counter() - t_write
             result.written.append(frame)
             self.on_event(
                 ProgressEvent(
@@ -288,6 +299,19 @@ class Job:
                 msg = f"frame {matte.frame}: mask of {name} is {state}; its layer is empty"
                 result.warnings.append(msg)
                 self.on_event(ProgressEvent(EventKind.WARNING, matte.frame, message=msg))
+
+
+class _StageClock:
+    """Accumulates wall time per pipeline stage (read, colour, engine, refine, write)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = self.laps.get(stage, 0.0) + now - self._t
+        self._t = now
 
 
 def _pad_to(values: np.ndarray, data: Window, display: Window) -> np.ndarray:
