@@ -56,3 +56,17 @@ def run_cli(
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def in_ci() -> bool:
+    """`.ci/run` sets VFXMATTE_CI=1: there, a missing prerequisite is a failure, not a skip."""
+    return os.environ.get("VFXMATTE_CI") == "1"
+
+
+def require_or_skip(available: bool, reason: str) -> None:
+    """Skip locally when something CI installs is absent; fail in CI, where it must be present."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"required in CI but missing: {reason}")
+    pytest.skip(reason)
