@@ -24,7 +24,6 @@ EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a",
 # Attributes OIIO or the EXR writer manage themselves; everything else passes through.
 _NOT_PASSED_THROUGH = {
     "compression",
-    "DateTime",
     "oiio:subimages",
     "oiio:SourcePath",
     "oiio:SourceFileFormat",
