@@ -58,14 +58,18 @@ def test_run_writes_named_layers_and_keeps_frame_numbers(shot, tmp_path):
         assert meta["vfxmatte:instances"] == "person01,person02"
         assert meta["vfxmatte:frame"] == str(frame)
         assert oiio.ImageInput.open(str(exr)).spec().get_string_attribute("compression") == "piz"
-        truth = {n: cv2.imread(p.replace("####", f"{frame:04d}"), cv2.IMREAD_UNCHANGED) / 65535.0
-                 for n, p in shot.truth.items()}
+        truth = {
+            n: cv2.imread(p.replace("####", f"{frame:04d}"), cv2.IMREAD_UNCHANGED) / 65535.0
+            for n, p in shot.truth.items()
+        }
         for name, gt in truth.items():
             alpha = img.channel(f"{name}.A")
             assert alpha[gt > 0.99].mean() > 0.9  # solid inside the person
             assert alpha[cv2.dilate((gt > 0).astype(np.uint8), np.ones((41, 41))) == 0].max() < 0.05
         union = img.channel("A")
-        assert np.all(union + 1e-3 >= np.maximum(img.channel("person01.A"), img.channel("person02.A")))
+        assert np.all(
+            union + 1e-3 >= np.maximum(img.channel("person01.A"), img.channel("person02.A"))
+        )
         assert np.all(img.channel("person01.A") + img.channel("person02.A") <= union + 2e-3)
 
 
@@ -74,14 +78,30 @@ def test_colour_layers_and_full_frame(tmp_path):
     rng = np.random.default_rng(1)
     rgb = rng.random((64, 96, 3), dtype=np.float32) * 0.2
     rgb[16:48, 32:64] = 0.9
-    write_exr(tmp_path / "p.0001.exr", {c: rgb[..., i] for i, c in enumerate("RGB")},
-              w_data, w_full, pixel_type="float")
+    write_exr(
+        tmp_path / "p.0001.exr",
+        {c: rgb[..., i] for i, c in enumerate("RGB")},
+        w_data,
+        w_full,
+        pixel_type="float",
+    )
     mask = np.zeros((64, 96), np.uint8)
     mask[14:50, 30:66] = 255
     cv2.imwrite(str(tmp_path / "m.0001.png"), mask)
     out = tmp_path / "o" / "m.####.exr"
-    proc = run_cli("run", "--plate", tmp_path / "p.####.exr", "--mask", f"hero={tmp_path}/m.####.png",
-                   "--out", out, "--colour", "--full-frame", "--device", "cpu")
+    proc = run_cli(
+        "run",
+        "--plate",
+        tmp_path / "p.####.exr",
+        "--mask",
+        f"hero={tmp_path}/m.####.png",
+        "--out",
+        out,
+        "--colour",
+        "--full-frame",
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr
     img = read_image(tmp_path / "o" / "m.0001.exr")
     assert img.data_window == w_full and img.display_window == w_full
@@ -124,8 +144,13 @@ def test_missing_frames_in_range(shot, tmp_path):
         (["--frames", "10-x"], ExitCode.BAD_ARGUMENTS, "--frames"),
         (["--compression", "lzw"], ExitCode.BAD_ARGUMENTS, "--compression"),
         (["--engine", "magic"], ExitCode.BAD_ARGUMENTS, "unknown engine"),
-        (["--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"],
-         ExitCode.BAD_ARGUMENTS, "--device"),
+        (
+            ["--device", "cuda:7"]
+            if not __import__("torch").cuda.is_available()
+            else ["--device", "tpu"],
+            ExitCode.BAD_ARGUMENTS,
+            "--device",
+        ),
     ],
 )
 def test_bad_arguments(shot, tmp_path, extra, code, needle):
@@ -174,8 +199,12 @@ def test_nan_pixels_in_plate(shot, tmp_path):
     img = read_image(path)
     px = img.pixels.copy()
     px[5, 7, 1] = np.inf
-    write_exr(path, {c: px[..., i] for i, c in enumerate(img.channels)}, img.data_window,
-              img.display_window)
+    write_exr(
+        path,
+        {c: px[..., i] for i, c in enumerate(img.channels)},
+        img.data_window,
+        img.display_window,
+    )
     proc = _run_copy(plate, masks, tmp_path / "o" / "m.####.exr", "--frames", "1002")
     _assert_one_line_error(proc, ExitCode.MISSING_INPUT, "NaN/inf", "x=7 y=5")
 

@@ -51,8 +51,9 @@ def test_per_instance_masks_states_and_display_size(tmp_path):
     full[5:25, 10:30] = 255  # drawn at display size, covering the data window's left half
     cv2.imwrite(str(tmp_path / "a.0001.png"), full)
     cv2.imwrite(str(tmp_path / "b.0001.png"), np.zeros((20, 40), np.uint8))  # data size, empty
-    source = PerInstanceMasks({"person a": str(tmp_path / "a.####.png"),
-                               "b": str(tmp_path / "b.####.png")})
+    source = PerInstanceMasks(
+        {"person a": str(tmp_path / "a.####.png"), "b": str(tmp_path / "b.####.png")}
+    )
     frame = source.load(1, data, display)
     assert frame.names == ["person_a", "b"]
     assert frame.states == {"person_a": MaskState.OK, "b": MaskState.EMPTY}
@@ -63,8 +64,12 @@ def test_per_instance_masks_states_and_display_size(tmp_path):
 
 def test_mask_of_another_resolution_is_refused():
     with pytest.raises(InvalidInputError, match="render masks at plate resolution"):
-        fit_to_plate(np.zeros((10, 10), np.float32), Window(0, 0, 40, 20), Window(0, 0, 40, 20),
-                     "mask p frame 1")
+        fit_to_plate(
+            np.zeros((10, 10), np.float32),
+            Window(0, 0, 40, 20),
+            Window(0, 0, 40, 20),
+            "mask p frame 1",
+        )
 
 
 def test_all_empty_mask_is_refused(tmp_path):

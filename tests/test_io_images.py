@@ -39,9 +39,15 @@ def test_4k_data_window_and_metadata_round_trip(tmp_path):
 
     alpha = np.linspace(0, 1, 500 * 1000, dtype=np.float32).reshape(500, 1000)
     out = tmp_path / "out" / "matte.1001.exr"
-    write_exr(out, {"A": alpha, "person01.A": alpha, "person02.A": 1 - alpha},
-              plate.data_window, plate.display_window, metadata=plate.metadata,
-              extra_attributes={"vfxmatte:engine": "guided"}, compression="zip")
+    write_exr(
+        out,
+        {"A": alpha, "person01.A": alpha, "person02.A": 1 - alpha},
+        plate.data_window,
+        plate.display_window,
+        metadata=plate.metadata,
+        extra_attributes={"vfxmatte:engine": "guided"},
+        compression="zip",
+    )
     back = read_image(out)
     assert back.data_window == plate.data_window
     assert back.display_window == plate.display_window
@@ -108,7 +114,8 @@ def test_nan_pixels_are_refused(tmp_path):
     w = Window(10, 20, 8, 8)
     px = np.ones((8, 8), np.float32)
     px[3, 5] = np.nan
-    write_exr(tmp_path / "n.exr", {"R": px, "G": px, "B": px}, w, Window(0, 0, 64, 64),
-              pixel_type="float")
+    write_exr(
+        tmp_path / "n.exr", {"R": px, "G": px, "B": px}, w, Window(0, 0, 64, 64), pixel_type="float"
+    )
     with pytest.raises(InvalidInputError, match=r"x=15 y=23"):
         check_finite(read_image(tmp_path / "n.exr"), "plate frame 1")

@@ -11,10 +11,19 @@ def test_two_people_frame0_layers(shared_data, tmp_path):
     clip = shared_data / "two-people"
     out = tmp_path / "o" / "tp.####.exr"
     proc = run_cli(
-        "run", "--plate", clip / "frames" / "####.jpg",
-        "--mask", f"person01={clip / 'masks' / '####_person1.png'}",
-        "--mask", f"person02={clip / 'masks' / '####_person2.png'}",
-        "--frames", "0", "--out", out, "--device", "cpu",
+        "run",
+        "--plate",
+        clip / "frames" / "####.jpg",
+        "--mask",
+        f"person01={clip / 'masks' / '####_person1.png'}",
+        "--mask",
+        f"person02={clip / 'masks' / '####_person2.png'}",
+        "--frames",
+        "0",
+        "--out",
+        out,
+        "--device",
+        "cpu",
     )
     assert proc.returncode == 0, proc.stderr
     img = read_image(tmp_path / "o" / "tp.0000.exr")
