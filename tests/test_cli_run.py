@@ -255,3 +255,44 @@ def test_info_lists_engines():
     proc = run_cli("info")
     assert proc.returncode == 0
     assert "guided" in proc.stdout and "OCIO config" in proc.stdout
+
+
+def test_id_map_sequence(shot, tmp_path):
+    """An ID map (one integer per person) gives the same per-person layers as separate masks."""
+    for frame in (1001, 1002):
+        ids = np.zeros((180, 320), np.uint8)
+        for value, pattern in ((1, shot.masks["person01"]), (2, shot.masks["person02"])):
+            mask = cv2.imread(pattern.replace("####", str(frame)), cv2.IMREAD_GRAYSCALE)
+            ids[(mask > 127) & (ids == 0)] = value
+        cv2.imwrite(str(tmp_path / f"ids.{frame}.png"), ids)
+    out = tmp_path / "o" / "m.####.exr"
+    proc = run_cli(
+        "run",
+        "--plate",
+        shot.plate,
+        "--id-map",
+        tmp_path / "ids.####.png",
+        "--frames",
+        "1001-1002",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
+    assert proc.returncode == 0, proc.stderr
+    img = read_image(tmp_path / "o" / "m.1002.exr")
+    assert {"A", "person01.A", "person02.A"} <= set(img.channels)
+    gt = cv2.imread(shot.truth["person02"].replace("####", "1002"), cv2.IMREAD_UNCHANGED) / 65535
+    assert img.channel("person02.A")[gt > 0.99].mean() > 0.9
+    both = run_cli(
+        "run",
+        "--plate",
+        shot.plate,
+        "--id-map",
+        tmp_path / "ids.####.png",
+        "--mask",
+        f"x={shot.masks['person01']}",
+        "--out",
+        out,
+    )
+    _assert_one_line_error(both, ExitCode.BAD_ARGUMENTS, "either masks")

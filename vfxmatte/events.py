@@ -45,6 +45,8 @@ class ProgressEvent:
             parts.append(f"seconds={self.seconds:.3f}")
         if self.states:
             parts.append("masks=" + ",".join(f"{k}:{v}" for k, v in self.states.items()))
+        if self.timings:
+            parts.append("timings=" + ",".join(f"{k}:{v:.3f}" for k, v in self.timings.items()))
         if self.path:
             parts.append(f"path={self.path}")
         if self.message:
