@@ -174,9 +174,9 @@ def _collect(future, outcome: ShotOutcome, channels: dict[str, list[str]], item:
     """Fold one finished future into its shot's outcome: (status, detail text, worker)."""
     if future.status == "finished":
         result = future.result()
+        outcome.written.update(result.get("written", []))
+        outcome.skipped.update(result.get("skipped", []))
         if result.get("ok"):
-            outcome.written.update(result.get("written", []))
-            outcome.skipped.update(result.get("skipped", []))
             channels.setdefault(outcome.name, result.get("channels", ["A"]))
             detail = (
                 f" written={len(result.get('written', []))} kept={len(result.get('skipped', []))}"

@@ -76,10 +76,15 @@ def run_chunk(spec: dict[str, Any], shot: str, journal: str | None = None) -> di
     job_spec = JobSpec.model_validate(spec)
     t0 = time.perf_counter()
 
+    written: list[int] = []
+    skipped: list[int] = []
+
     def on_event(event: ProgressEvent) -> None:
         if event.kind == EventKind.FRAME:
+            written.append(event.frame)
             log.record("written", event.frame, path=event.path)
         elif event.kind == EventKind.SKIP:
+            skipped.append(event.frame)
             log.record("skipped", event.frame, path=event.path)
 
     base = {"shot": shot, "frames": job_spec.frames, "worker": worker_name()}
@@ -91,7 +96,14 @@ def run_chunk(spec: dict[str, Any], shot: str, journal: str | None = None) -> di
     except VfxMatteError as exc:
         log.record("chunk-failed", frames=job_spec.frames, message=exc.message)
         if exc.exit_code in FINAL_CODES:
-            return {**base, "ok": False, "code": int(exc.exit_code), "message": exc.message}
+            return {
+                **base,
+                "ok": False,
+                "code": int(exc.exit_code),
+                "message": exc.message,
+                "written": written,
+                "skipped": skipped,
+            }
         raise ChunkError(exc.message, int(exc.exit_code)) from None
     except Exception as exc:  # a bug: keep the class name, let Dask retry it
         log.record("chunk-failed", frames=job_spec.frames, message=repr(exc))
@@ -102,8 +114,8 @@ def run_chunk(spec: dict[str, Any], shot: str, journal: str | None = None) -> di
         "ok": result.complete,
         "code": int(ExitCode.OK if result.complete else ExitCode.PARTIAL),
         "message": "" if result.complete else "frames not written",
-        "written": result.written,
-        "skipped": result.skipped,
+        "written": written,
+        "skipped": skipped,
         "warnings": result.warnings,
         "channels": required,
         "seconds": time.perf_counter() - t0,
