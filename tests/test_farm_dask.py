@@ -21,6 +21,8 @@ from farm_helpers import demo_shots, shot_entry, write_shot_list
 
 from vfxmatte.io.atomic import TEMP_MARK
 from vfxmatte.io.images import exr_is_complete, read_image
+from vfxmatte.jobspec import JobSpec
+from vfxmatte.pipeline import run_job
 from vfxmatte.sequence import SequencePath
 
 pytestmark = pytest.mark.integration
@@ -72,16 +74,18 @@ def _snapshot(outs: dict[str, str], frames: dict[str, list[int]]) -> dict[Path, 
 
 
 def _reference(tmp: Path, entry: dict) -> str:
-    """The same shot by one plain `vfxmatte run` process (no farm, no chunks)."""
+    """The same shot by one plain single-process run (no farm, no chunks), same engine."""
     out = str(tmp / "ref" / entry["name"] / "m.####.exr")
-    args = ["run", "--plate", entry["plate"], "--out", out, "--frames", entry["frames"]]
-    for name, path in entry["masks"].items():
-        args += ["--mask", f"{name}={path}"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args, "--engine", "guided", "--device", "cpu"],
-        cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    spec = JobSpec(
+        plate=entry["plate"],
+        masks=entry["masks"],
+        out=out,
+        frames=entry["frames"],
+        engine="guided",
+        device="cpu",
+    )
+    result = run_job(spec)
+    assert result.complete
     return out
 
 
