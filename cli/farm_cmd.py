@@ -107,6 +107,9 @@ def submit(
     wait_workers: Annotated[
         float, typer.Option(help="Seconds to wait for a first Dask worker")
     ] = 120.0,
+    connect_timeout: Annotated[
+        float, typer.Option(help="Seconds to keep trying to reach the Dask scheduler")
+    ] = 20.0,
     cuebot: Annotated[str | None, typer.Option(help="Cuebot host (OpenCue)")] = None,
     show: Annotated[str, typer.Option(help="OpenCue show")] = "testing",
     job_name: Annotated[str, typer.Option(help="OpenCue job name")] = "vfxmatte",
@@ -147,7 +150,15 @@ def submit(
             job_name, service, tags, farm_program,
         )  # fmt: skip
         return
-    from vfxmatte.farm.dask_backend import DaskSettings, plan, run_on_dask
+    from vfxmatte.farm.chunks import supports_preroll
+    from vfxmatte.farm.dask_backend import DaskSettings, plan, run_on_dask, wants_gpu
+
+    if not supports_preroll() and (preroll or any(s.preroll for s in shots)):
+        typer.echo(
+            "vfxmatte: event=warning message=\"pre-roll ignored: this build's pipeline has no "
+            'pre-roll yet"',
+            err=True,
+        )
 
     settings = DaskSettings(
         chunk_size=chunk_size,
@@ -156,11 +167,14 @@ def submit(
         gpu=gpu,
         journal=str(journal) if journal else None,
         wait_for_workers=wait_workers,
+        connect_timeout=connect_timeout,
     )
     if dry_run:
+        resources = {"GPU": 1} if wants_gpu(shots, settings) else {}
         doc = [
             {"shot": p.shot.name, "chunk": p.chunk.index, "frames": p.chunk.label,
-             "preroll": p.chunk.preroll, "spec": p.spec}
+             "preroll": p.chunk.preroll, "resources": resources, "retries": retries,
+             "spec": p.spec}
             for p in plan(shots, settings)
         ]  # fmt: skip
         _write(json.dumps(doc, indent=2), spec_out)
