@@ -243,3 +243,23 @@ def test_local_failure_summary_then_resubmit(tmp_path: Path, cli):
     second = _journal(journal)
     written = sorted(e["frame"] for e in second if e["event"] == "written")
     assert written == [1001, 1002, 1003, 1004, 1005]  # 3 first time, 2 on resubmission
+
+
+@pytest.mark.timeout(300)
+def test_output_failure_retried_a_bounded_number_of_times(tmp_path: Path, cli):
+    """An output failure may be transient (storage), so it is retried: each chunk runs
+    1 + --retries times, then the summary names its frames and the exit code is 7."""
+    (demo,) = demo_shots(tmp_path / "src", [3], width=96, height=64)
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    entry = shot_entry(demo, "sh010", str(tmp_path / "blocked/m.####.exr"))
+    shot_list = write_shot_list(tmp_path / "shots.yaml", [entry])
+    journal = tmp_path / "j.jsonl"
+    proc = cli(
+        "farm", "submit", shot_list, "--backend", "local", "--chunk-size", "2", "--retries", "2",
+        "--journal", journal,
+    )  # fmt: skip
+    assert proc.returncode == 7, proc.stdout + proc.stderr
+    assert "sh010 frames 1001-1003" in proc.stderr and "cannot create output folder" in proc.stderr
+    starts = Counter(e["frames"] for e in _journal(journal) if e["event"] == "chunk-start")
+    assert starts == {"1001-1002": 3, "1003": 3}
+    assert not any(e["event"] == "written" for e in _journal(journal))
