@@ -42,3 +42,32 @@ def test_chunk_spec_resumes_and_passes_preroll_when_known():
         assert out.preroll == 2  # type: ignore[attr-defined]
     else:
         assert "preroll" not in out.model_dump()
+
+
+def test_run_arguments_round_trip_and_refuse_unknown_fields():
+    from vfxmatte.errors import BadArgumentError as Bad
+    from vfxmatte.farm.command import run_arguments
+
+    spec = JobSpec(
+        plate="/p/plate.####.exr",
+        out="/o/m.####.exr",
+        masks={"person01": "/m/a b.####.png"},
+        engine_options={"band": 0.02, "fine": True},
+        colorspace="ACEScg",
+        full_frame=True,
+    )
+    args = run_arguments(spec, frames="1-4")
+    assert args[:4] == ["--plate", "/p/plate.####.exr", "--out", "/o/m.####.exr"]
+    assert ["--mask", "person01=/m/a b.####.png"] == args[4:6]
+    for pair in (["--engine-option", "band=0.02"], ["--engine-option", "fine=true"],
+                 ["--frames", "1-4"], ["--colorspace", "ACEScg"]):  # fmt: skip
+        i = args.index(pair[1])
+        assert args[i - 1] == pair[0]
+    assert "--full-frame" in args and args[-2:] == ["--skip-existing", "--progress-lines"]
+
+    class Later(JobSpec):  # a field JobSpec may gain later, with no option here
+        temporal_strength: float = 0.5
+
+    run_arguments(Later(**spec.model_dump()))  # at its default: fine
+    with pytest.raises(Bad, match="temporal_strength"):
+        run_arguments(Later(**spec.model_dump(), temporal_strength=0.9))

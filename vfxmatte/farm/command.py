@@ -10,6 +10,26 @@ from vfxmatte.errors import BadArgumentError
 from vfxmatte.farm.chunks import supports_preroll
 from vfxmatte.jobspec import JobSpec
 
+#: JobSpec fields this module turns into `vfxmatte run` options.
+TRANSLATED = {
+    "plate", "out", "masks", "id_map", "ids", "frames", "engine", "engine_options", "device",
+    "colorspace", "ocio_config", "compression", "full_frame", "write_colour", "skip_existing",
+    "clean_plate", "preroll",
+}  # fmt: skip
+
+
+def check_translatable(spec: JobSpec) -> None:
+    """Refuse a spec setting a field with no `vfxmatte run` option here (e.g. one added to
+    JobSpec later): silently dropping it would give farm results unlike a local run."""
+    for name, field in type(spec).model_fields.items():
+        if name in TRANSLATED:
+            continue
+        if getattr(spec, name) != field.get_default(call_default_factory=True):
+            raise BadArgumentError(
+                f"shot field '{name}' cannot be passed on a `vfxmatte run` command line yet; "
+                "leave it at its default for OpenCue/Deadline, or use the Dask backend"
+            )
+
 
 def run_arguments(
     spec: JobSpec, frames: str | None = None, preroll: int | None = None
@@ -22,6 +42,7 @@ def run_arguments(
     Always adds ``--skip-existing`` (a retried chunk keeps finished frames) and
     ``--progress-lines`` (one parseable line per frame in the farm log).
     """
+    check_translatable(spec)
     args = ["--plate", spec.plate, "--out", spec.out]
     for name, path in spec.masks.items():
         args += ["--mask", f"{name}={path}"]
