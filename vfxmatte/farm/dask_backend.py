@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vfxmatte.errors import BadArgumentError, CancelledError
+from vfxmatte.errors import BadArgumentError, CancelledError, EngineError
 from vfxmatte.farm.chunks import Chunk, chunk_spec, split_frames
 from vfxmatte.farm.shotlist import Shot
 from vfxmatte.farm.summary import FarmSummary, ShotOutcome
@@ -162,6 +162,11 @@ def run_on_dask(
         client.cancel(list(futures), force=True)
         raise CancelledError(
             "interrupted; chunks cancelled, finished frames are kept (resubmit to continue)"
+        ) from exc
+    except OSError as exc:  # distributed's CommClosedError is an OSError: scheduler gone
+        raise EngineError(
+            f"lost the Dask scheduler {scheduler or 'of the local cluster'} "
+            f"({type(exc).__name__}: {exc}); finished frames are kept, resubmit to continue"
         ) from exc
     finally:
         client.close()
