@@ -29,6 +29,19 @@ def parse_mask_options(masks: list[str]) -> dict[str, str]:
     return parsed
 
 
+def parse_ids(text: str | None) -> list[int] | None:
+    """``"1,2,5"`` -> ``[1, 2, 5]``; ids are positive integers (0 is background)."""
+    if not text:
+        return None
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError as exc:
+        raise BadArgumentError(f"--ids {text}: expected positive integers such as 1,2,5") from exc
+    if not ids or min(ids) <= 0:
+        raise BadArgumentError(f"--ids {text}: expected positive integers such as 1,2,5")
+    return ids
+
+
 def parse_engine_options(options: list[str]) -> dict[str, object]:
     """``["band=0.02", "iterations=200"]`` -> typed dict (numbers parsed, rest kept as text)."""
     parsed: dict[str, object] = {}
@@ -67,6 +80,9 @@ def run(
     id_map: Annotated[
         str | None, typer.Option(help="ID/label map sequence, one id per person")
     ] = None,
+    ids: Annotated[
+        str | None, typer.Option(help="With --id-map: the ids to matte, e.g. 1,2,5 (default: all)")
+    ] = None,
     frames: Annotated[str | None, typer.Option(help="1001-1100, 1001-1100x2, 1-10,20-30")] = None,
     engine: Annotated[str, typer.Option(help="guided (default), rvm, ...")] = "guided",
     engine_option: Annotated[
@@ -90,6 +106,7 @@ def run(
         out=out,
         masks=parse_mask_options(mask or []),
         id_map=id_map,
+        ids=parse_ids(ids),
         frames=frames,
         engine=engine,
         engine_options=parse_engine_options(engine_option or []),

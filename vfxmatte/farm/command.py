@@ -71,10 +71,7 @@ def run_arguments(
     if preroll and supports_preroll():
         args += ["--preroll", str(preroll)]
     if spec.ids:
-        raise BadArgumentError(
-            f"ids {spec.ids}: `vfxmatte run` has no --ids option, so this shot cannot run as a "
-            "shell command; drop 'ids' (every id is matted) or use the Dask backend"
-        )
+        args += ["--ids", ",".join(str(i) for i in spec.ids)]
     args += ["--skip-existing", "--progress-lines"]
     return args
 
