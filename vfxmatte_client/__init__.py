@@ -5,13 +5,13 @@ Blender's own Python. ``scripts/build_addons.py`` copies it into each add-on, so
 source of truth and no committed copies.
 """
 
-from vfxmatte_client.client import (
+from .client import (
     JobStatus,
     ServiceClient,
     ServiceError,
     ServiceUnavailableError,
 )
-from vfxmatte_client.config import (
+from .config import (
     DEFAULT_PORT,
     DEFAULT_URL,
     default_config_dir,

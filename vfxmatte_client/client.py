@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfxmatte_client.config import default_token_file, default_url, read_token, start_command
+from .config import default_token_file, default_url, read_token, start_command
 
 _PADDING = re.compile(r"#+|%0(\d+)d|@+")
 
