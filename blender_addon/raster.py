@@ -21,7 +21,7 @@ def bezier_polygon(
         return np.zeros((0, 2))
     t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, None]
     segments = []
-    pairs = list(zip(points, points[1:]))
+    pairs = list(zip(points, points[1:], strict=False))
     if cyclic and len(points) > 1:
         pairs.append((points[-1], points[0]))
     for (_, p0, h0), (h1, p1, _) in pairs:
@@ -58,7 +58,7 @@ def fill_polygons(polygons: list[np.ndarray], width: int, height: int) -> np.nda
         a = poly
         b = np.roll(poly, -1, axis=0)
         inside = np.zeros((height, width), bool)
-        for (x0, y0), (x1, y1) in zip(a, b):
+        for (x0, y0), (x1, y1) in zip(a, b, strict=True):
             if y0 == y1:
                 continue
             lo, hi = (y0, y1) if y0 < y1 else (y1, y0)
