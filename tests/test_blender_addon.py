@@ -93,6 +93,9 @@ def test_extension_builds_installs_and_mattes(shared_data: Path, tmp_path: Path)
         assert person["type"] == "CompositorNodeSetAlpha"
         assert person["alpha_from"] == [["vfxmatte result", name]]
         assert person["image_from"] == ["CompositorNodeMovieClip"]
+    # mask space is square over the width: the 0.5-wide square is 960x960 pixels of 1920x1080
+    assert report["raster"]["size"] == [1920, 1080]
+    assert report["raster"]["white"] == pytest.approx(960 * 960 / (1920 * 1080), abs=0.005)
     matte = read_image(report["result_file"])
     assert (matte.data_window.width, matte.data_window.height) == (1920, 1080)
     p1, p2 = matte.channel("person01.A"), matte.channel("person02.A")

@@ -9,6 +9,7 @@ import os
 import sys
 
 import bpy
+import numpy as np
 
 zip_path, url, token_file, plate_first, mask1, mask2, work = sys.argv[1:8]
 report = {"blender": bpy.app.version_string}
@@ -59,4 +60,21 @@ for name in ("person01", "person02"):
     }
 report["group_output"] = any(n.bl_idname == "NodeGroupOutput" for n in nodes.values())
 report["last_job"] = scene.vfxmatte.last_job
+
+# A Blender Mask datablock rasterised by the add-on (a centred square over half the width).
+ops = sys.modules[module + ".ops"]
+mask = bpy.data.masks.new("square")
+spline = mask.layers.new(name="layer").splines.new()
+spline.points.add(3)
+for point, (x, y) in zip(
+    spline.points, [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)], strict=True
+):
+    point.co = point.handle_left = point.handle_right = (x, y)
+plan = ops.Plan.__new__(ops.Plan)
+plan.source, plan.work, plan.file_of = clip, work, {scene.frame_current: 0}
+png = plan._rasterise(bpy.context, mask, "square", [scene.frame_current]).replace("####", "0000")
+img = bpy.data.images.load(png)
+pixels = np.empty(len(img.pixels), np.float32)
+img.pixels.foreach_get(pixels)  # one copy (indexing img.pixels copies the image each time)
+report["raster"] = {"size": list(img.size), "white": float((pixels[0::4] > 0.5).mean())}
 print("VFXMATTE_REPORT " + json.dumps(report))
