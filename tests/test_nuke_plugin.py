@@ -141,12 +141,31 @@ def group(service, tmp_path: Path, inputs: dict, **knobs) -> FakeGroup:
     return FakeGroup(values | knobs, inputs)
 
 
+class RecordingClient(ServiceClient):
+    """The real client, keeping each job request it sends."""
+
+    sent: list[dict] = []
+
+    def submit(self, request: dict) -> str:
+        self.sent.append(request)
+        return super().submit(request)
+
+
 def test_roto_inputs_make_a_job_and_a_read_with_shuffles(script, service, tmp_path):
     plate, rotos, _ = script
     host = FakeNuke()
     node = group(service, tmp_path, {0: plate, 1: rotos[0], 2: rotos[1]})
-    made = logic.run(host, node)
+    made = logic.run(host, node, lambda url, tok: RecordingClient(url, token_file=tok))
     assert host.messages == []
+    # The job sent: the rendered plate and one mask per Roto, uploaded (the service has no roots).
+    request = RecordingClient.sent[-1]
+    assert request["masks"] == {
+        "hero": "mask_hero.####.exr",
+        "RotoPaint2": "mask_RotoPaint2.####.exr",
+    }
+    assert request["plate"] == "plate.####.exr" and request["upload"]
+    assert request["frames"] == "1001,1002" and request["id_map"] is None
+    assert (request["engine"], request["device"], request["full_frame"]) == ("guided", "cpu", True)
     # What was rendered: the plate in rgba, each Roto's alpha, over the script range.
     assert [(r.index, r.source, r.channels) for r in host.renders] == [
         (0, "Read1", "rgba"),
