@@ -215,6 +215,8 @@ def test_failing_jobs_leave_the_service_healthy(
 
 def test_client_uploads_and_downloads(service: RunningService, shot: DemoShot, tmp_path: Path):
     client = ServiceClient(service.url, token_file=service.token_file)
+    uploads = service.token_file.parent.parent / "work" / "uploads"
+    before = set(uploads.iterdir())
     seen = []
     status, pattern = client.matte(
         shot.plate, shot.masks, shot.frames[:2], tmp_path / "res", on_progress=seen.append
@@ -222,6 +224,7 @@ def test_client_uploads_and_downloads(service: RunningService, shot: DemoShot, t
     assert status.state == "done", status.error
     assert pattern == str(tmp_path / "res" / "matte.####.exr")  # tmp_path is outside the roots
     assert seen[-1].done == 2 and status.names == ["person01", "person02"]
+    assert set(uploads.iterdir()) == before  # the client removed its upload
     img = read_image(frame_path(pattern, 1002))
     assert {"A", "person01.A", "person02.A"} <= set(img.channels)
     assert img.channel("person01.A").max() > 0.9
@@ -247,3 +250,30 @@ def test_client_messages(service: RunningService, tmp_path: Path):
         json.loads(json.dumps(ServiceClient(service.url, token_file=bad).health()))["status"]
         == "ok"
     )
+
+
+def test_upload_deleted_only_when_no_job_reads_it(http: httpx.Client, shot: DemoShot):
+    upload = http.post("/v1/uploads").json()["id"]
+    for f in shot.frames:
+        http.put(
+            f"/v1/uploads/{upload}/plate.{f}.exr",
+            content=Path(frame_path(shot.plate, f)).read_bytes(),
+        )
+        for name, pattern in shot.masks.items():
+            http.put(
+                f"/v1/uploads/{upload}/{name}.{f}.png",
+                content=Path(frame_path(pattern, f)).read_bytes(),
+            )
+    body = {
+        "upload": upload,
+        "plate": "plate.####.exr",
+        "masks": {n: f"{n}.####.png" for n in shot.masks},
+    }
+    job = http.post("/v1/jobs", json=body).json()
+    assert job["out"].endswith(f"{job['id']}/matte.####.exr")  # the service chose the output
+    assert http.delete(f"/v1/uploads/{upload}").status_code == 409
+    final = wait_finished(http, job["id"])
+    assert final["state"] == "done" and final["done"] == len(shot.frames)
+    assert http.get(f"/v1/jobs/{job['id']}/results/{shot.frames[-1]}").content[:4] == b"v/1\x01"
+    assert http.delete(f"/v1/uploads/{upload}").json()["deleted"] is True
+    assert http.delete(f"/v1/uploads/{upload}").status_code == 404

@@ -171,6 +171,9 @@ class ServiceClient:
             "PUT", f"/v1/uploads/{upload_id}/{name}", data, content_type="application/octet-stream"
         )
 
+    def delete_upload(self, upload_id: str) -> None:
+        self._json("DELETE", f"/v1/uploads/{upload_id}")
+
     def download(self, job_id: str, frame: int, dest: str | os.PathLike) -> Path:
         """Fetch one result EXR into ``dest`` (written to a temp name first, then renamed)."""
         dest = Path(dest)
@@ -268,12 +271,15 @@ class ServiceClient:
         job_id = self.submit(request)
         status = self.wait(job_id, on_progress, should_cancel)
         if status.state != "done":
+            if mode == "upload":
+                self.delete_upload(request["upload"])
             return status, ""
         if mode == "paths":
             return status, status.out
         pattern = str(result_dir / "matte.####.exr")
         for f in sorted(status.outputs):
             self.download(job_id, f, frame_path(pattern, f))
+        self.delete_upload(request["upload"])  # the service keeps no copy of the plate
         return status, pattern
 
 

@@ -7,6 +7,7 @@ Routes (all but ``/health`` need ``Authorization: Bearer <token>``)::
     GET  /v1/engines                      engines (with availability) and devices
     POST /v1/uploads                      new upload folder -> {"id"}
     PUT  /v1/uploads/{id}/{name}          one file's bytes (raw body)
+    DELETE /v1/uploads/{id}               remove an upload no queued/running job reads
     POST /v1/jobs                         submit a JobRequest -> 202 job status
     GET  /v1/jobs                         every job, summary
     GET  /v1/jobs/{id}                    status with per-frame progress and outputs
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,12 +160,20 @@ def create_app(settings: ServiceSettings):
         tmp.replace(target)
         return {"name": name, "bytes": size}
 
+    @app.delete("/v1/uploads/{upload_id}", dependencies=[auth])
+    def delete_upload(upload_id: str) -> dict:
+        folder = _upload_folder(uploads_dir, upload_id)
+        if manager.upload_in_use(upload_id):
+            raise HTTPException(409, f"upload {upload_id} is still read by a queued or running job")
+        shutil.rmtree(folder)
+        return {"id": upload_id, "deleted": True}
+
     @app.post("/v1/jobs", dependencies=[auth], status_code=202)
     def submit(req: JobRequest) -> dict:
         job_id = manager.new_id()
         spec, total = _build_spec(req, job_id, policy, settings.work_dir, uploads_dir)
         try:
-            rec = manager.submit(job_id, spec, total)
+            rec = manager.submit(job_id, spec, total, req.upload)
         except QueueFullError as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from exc
         return rec.view()

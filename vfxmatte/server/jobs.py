@@ -48,6 +48,7 @@ class JobRecord:
     id: str
     spec: JobSpec
     total: int
+    upload: str | None = None  # the upload folder the job reads, if any
     state: JobState = JobState.QUEUED
     submitted: float = field(default_factory=time.time)
     started: float | None = None
@@ -151,8 +152,10 @@ class JobManager:
     def new_id() -> str:
         return uuid.uuid4().hex
 
-    def submit(self, job_id: str, spec: JobSpec, total: int) -> JobRecord:
-        rec = JobRecord(id=job_id, spec=spec, total=total)
+    def submit(
+        self, job_id: str, spec: JobSpec, total: int, upload: str | None = None
+    ) -> JobRecord:
+        rec = JobRecord(id=job_id, spec=spec, total=total, upload=upload)
         with self._lock:
             try:
                 self._queue.put_nowait(rec)
@@ -177,6 +180,10 @@ class JobManager:
         for rec in self.all():
             counts[str(rec.state)] += 1
         return counts
+
+    def upload_in_use(self, upload_id: str) -> bool:
+        """Whether a queued or running job still reads ``upload_id``."""
+        return any(r.upload == upload_id and r.state not in FINISHED for r in self.all())
 
     def cancel(self, job_id: str) -> JobRecord | None:
         rec = self.get(job_id)
