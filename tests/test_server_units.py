@@ -137,3 +137,23 @@ def test_serve_refuses_bad_arguments(cli, tmp_path: Path):
         res = cli("serve", "--port", str(port), "--token-file", str(tmp_path / "t"))
     assert res.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in res.stderr
     assert stat.S_IMODE(os.stat(tmp_path / "t").st_mode) == 0o600
+
+
+def test_client_finds_service_by_url_and_token_file(tmp_path: Path, monkeypatch):
+    from vfxmatte_client import ServiceClient, default_config_dir, default_token_file
+
+    monkeypatch.delenv("VFXMATTE_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("VFXMATTE_TOKEN_FILE", raising=False)
+    monkeypatch.delenv("VFXMATTE_URL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert default_token_file() == tmp_path / "xdg" / "vfxmatte" / "service-token"
+    monkeypatch.setenv("VFXMATTE_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert default_config_dir() == tmp_path / "cfg"
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "service-token").write_text("abc\n")
+    monkeypatch.setenv("VFXMATTE_URL", "http://127.0.0.1:9999/")
+    client = ServiceClient()
+    assert (client.url, client.token) == ("http://127.0.0.1:9999", "abc")
+    monkeypatch.setenv("VFXMATTE_TOKEN_FILE", str(tmp_path / "other"))
+    assert ServiceClient().token == ""  # missing file: the request says how to get one
