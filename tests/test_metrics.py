@@ -31,13 +31,30 @@ def test_shape_mismatch_is_an_error():
         metrics.sad(np.zeros((2, 2)), np.zeros((2, 3)))
 
 
-def test_grad_of_a_ramp_is_its_slope_squared():
-    # Gaussian derivatives of a linear ramp give its slope away from the borders (up to the
-    # kernel's truncation at 4 sigma): 400 interior pixels x (0.01 - 0)^2 / 1000 = 4e-5.
-    gt = np.tile(np.arange(40) * 0.01, (40, 1))
+def test_gradient_kernel_by_hand():
+    # sigma 1.4: half size ceil(1.4 sqrt(-2 ln(sqrt(2 pi) 1.4 0.01))) = ceil(3.62) = 4 -> 9x9;
+    # odd in x, even in y, unit L2 norm.
+    k = metrics.gaussian_derivative_kernel(1.4)
+    assert k.shape == (9, 9)
+    assert (k**2).sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(k, -k[:, ::-1])
+    np.testing.assert_allclose(k, k[::-1, :])
+    g = lambda u: np.exp(-(u**2) / (2 * 1.4**2))  # noqa: E731 - unnormalised is enough for ratios
+    assert k[4, 5] / k[4, 6] == pytest.approx((1 * g(1)) / (2 * g(2)))
+    assert k[3, 5] / k[4, 5] == pytest.approx(g(1) / g(0))
+
+
+def test_grad_of_a_ramp_is_its_filtered_slope_squared():
+    # A ramp of slope c has |grad| = c |sum_x x k(y, x)| away from the borders, so against a
+    # flat prediction: 400 interior pixels x (c K)^2 / 1000.
+    k = metrics.gaussian_derivative_kernel(1.4)
+    big_k = abs(sum(k[y, x] * (x - 4) for y in range(9) for x in range(9)))
+    c = 0.01
+    gt = np.tile(np.arange(40) * c, (40, 1))
     region = np.zeros_like(gt)
     region[10:30, 10:30] = 1
-    assert metrics.grad(np.zeros_like(gt), gt, region) == pytest.approx(4e-5, rel=1e-3)
+    expected = 400 * (c * big_k) ** 2 / 1000
+    assert metrics.grad(np.zeros_like(gt), gt, region) == pytest.approx(expected, rel=1e-9)
     assert metrics.grad(gt, gt) == 0.0
     assert metrics.grad(gt + 0.3, gt) == pytest.approx(0.0, abs=1e-12)  # offsets have no gradient
 
