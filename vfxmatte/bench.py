@@ -172,6 +172,21 @@ def run_isolated(config: BenchConfig, cache: Path, timeout: float | None = None)
     return BenchResult(**data)
 
 
+def parse_resolution(name: str) -> tuple[int, int]:
+    """``4k`` / ``2k`` / ``hd`` or ``WIDTHxHEIGHT`` (e.g. ``192x108`` for a quick check)."""
+    from vfxmatte.errors import BadArgumentError
+
+    key = name.strip().lower()
+    if key in RESOLUTIONS:
+        return RESOLUTIONS[key]
+    w, sep, h = key.partition("x")
+    if sep and w.isdigit() and h.isdigit() and int(w) >= 64 and int(h) >= 36:
+        return int(w), int(h)
+    raise BadArgumentError(
+        f"--resolution {name}: choose {', '.join(RESOLUTIONS)} or WIDTHxHEIGHT (at least 64x36)"
+    )
+
+
 def run_bench(
     resolutions: list[str],
     engines: list[str],
@@ -183,13 +198,9 @@ def run_bench(
     timeout: float | None = None,
 ) -> list[BenchResult]:
     """Generate the shots here (outside the measured processes), then time each configuration."""
-    from vfxmatte.errors import BadArgumentError
-
     configs = []
     for res in resolutions:
-        if res not in RESOLUTIONS:
-            raise BadArgumentError(f"--resolution {res}: choose {', '.join(RESOLUTIONS)}")
-        width, height = RESOLUTIONS[res]
+        width, height = parse_resolution(res)
         t0 = time.perf_counter()
         ensure_shot(cache, width, height, frames, people)
         log(f"bench: shot {res} {width}x{height} ready ({time.perf_counter() - t0:.1f} s)")

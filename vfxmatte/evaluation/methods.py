@@ -179,6 +179,13 @@ class PymattingCF(Method):
         return out
 
 
+def check_baselines(baselines: list[str]) -> None:
+    """Refuse unknown baseline names before any work starts."""
+    for b in baselines:
+        if b not in BASELINES:
+            raise BadArgumentError(f"--baseline {b}: choose one of {', '.join(BASELINES)}")
+
+
 def make_methods(
     engine: str | None,
     baselines: list[str],
@@ -186,12 +193,11 @@ def make_methods(
     engine_options: Mapping[str, Any] | None = None,
 ) -> list[Method]:
     """The engine (first) and the baselines, in the order given; names must be unique."""
+    check_baselines(baselines)
     methods: list[Method] = []
     if engine:
         methods.append(EngineMethod(engine, device, engine_options))
     for b in baselines:
-        if b not in BASELINES:
-            raise BadArgumentError(f"--baseline {b}: choose one of {', '.join(BASELINES)}")
         if any(m.name == b for m in methods):
             continue
         methods.append(MaskBaseline() if b == "mask" else PymattingCF())

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from vfxmatte.devices import resolve_device
+from vfxmatte.errors import BadArgumentError
 from vfxmatte.evaluation.dataset import discover
-from vfxmatte.evaluation.methods import PymattingCF, make_methods
+from vfxmatte.evaluation.methods import PymattingCF, check_baselines, make_methods
 from vfxmatte.evaluation.report import build_results, write_results
 from vfxmatte.evaluation.runner import evaluate
 from vfxmatte.evaluation.sheet import SheetCollector
@@ -39,6 +40,9 @@ def run_evaluation(
     log: Callable[[str], None] = lambda _: None,
 ) -> EvalOutcome:
     """Evaluate ``engine`` and ``baselines`` on a dataset; everything lands under ``out``."""
+    check_baselines(baselines or [])
+    if not engine and not baselines:
+        raise BadArgumentError("nothing to evaluate: give --engine and/or --baseline")
     dataset = discover(dataset_path, guidance, limit)
     out = Path(out)
     ensure_writable_dir(out)
