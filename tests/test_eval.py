@@ -201,3 +201,27 @@ def test_eval_real_image_mask_baseline_matches_files(shared_data, tmp_path, cli)
     expected_sad = np.abs(alpha - mask).sum() / 1000
     got = results["samples"][0]["methods"]["mask"]["mean"]["sad"]
     assert got == pytest.approx(expected_sad, rel=1e-5)
+
+
+def test_trimap_guidance_uses_the_dataset_trimaps(tmp_path):
+    from vfxmatte.evaluation.session import run_evaluation
+
+    root = tmp_path / "tri"
+    img, alphas = _scene()
+    _write_rgb(root / "images" / "one.png", img)
+    _write_grey(root / "alphas" / "one" / "00.png", alphas[1])
+    trimap = np.where(alphas[1] > 0.98, 1.0, np.where(alphas[1] < 0.02, 0.0, 0.5))
+    trimap = cv2.dilate((trimap == 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) * 0.5 + (
+        trimap == 1
+    ) * (cv2.erode((trimap == 1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    _write_grey(root / "trimaps" / "one.png", trimap)
+    out = tmp_path / "out"
+    outcome = run_evaluation(
+        root, out, engine=None, baselines=["mask", "pymatting-cf"], guidance="trimaps",
+        device="cpu", sheet_rows=0,
+    )  # fmt: skip
+    mask_pred = cv2.imread(str(out / "baselines/mask/alphas/one/00.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_allclose(mask_pred / 65535.0, trimap, atol=1e-3)  # the trimap itself
+    summary = outcome.results["summary"]
+    assert summary["pymatting-cf"]["mad"] < 0.5 * summary["mask"]["mad"]
+    assert outcome.sheet_path is None
