@@ -7,14 +7,18 @@ the unit papers print, so a number here can be set beside a published table:
 - MSE: mean squared error x 1e3.
 - MAD: mean absolute difference x 1e3.
 - Grad: sum over pixels of (|grad pred| - |grad gt|)^2 / 1000, gradients from first-order
-  Gaussian derivative filters with sigma 1.4 scaled to unit L2 norm, as the alphamatting.com
-  and Deep Image Matting evaluation code does (Rhemann et al. 2009).
+  Gaussian derivative filters with sigma 1.4 scaled to unit L2 norm, as the alphamatting.com,
+  Deep Image Matting and RVM evaluation code does (Rhemann et al. 2009); alphas are not
+  min-max rescaled first.
 - Conn: connectivity error with threshold step 0.1, / 1000 (Rhemann et al. 2009; 4-connected
   largest component, phi ignoring differences below 0.15).
 - dtSSD: Robust Video Matting's convention: for each pair of consecutive frames,
   sqrt(mean(((p_t - p_t-1) - (g_t - g_t-1))^2)) x 100, averaged over the pairs.
-- MESSDdt: RVM's convention: ground-truth motion from Farneback optical flow between consecutive
-  true alphas; per pair sum(|e_t-1 warped - e_t|) / pixels x 10 with e = (pred - gt)^2, averaged.
+- MESSDdt (Sun et al., DVM, CVPR 2021): motion from Farneback optical flow between consecutive
+  true alphas (8-bit; pyramid 0.5, 5 levels, window 10, 2 iterations, poly 7 / 1.5), e_t-1
+  resampled at x - flow; per pair sum(|e_t-1 warped - e_t|) / pixels x 10 with
+  e = (pred - gt)^2, averaged over pairs. The x 10 scale follows the common video matting
+  evaluation scripts; papers differ in scale, so compare MESSDdt only within this tool.
 - IMQ: InstMatt's instance matting quality (see :func:`imq`).
 
 Each metric is computed over the whole image (no trimap restriction) unless a ``region`` mask is
@@ -165,7 +169,8 @@ def alpha_flow(gt_prev: np.ndarray, gt_t: np.ndarray) -> np.ndarray:
 
 
 def _warp_back(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample frame t-1 along the flow so it lines up with frame t."""
+    """Frame t-1 resampled at x - flow(x) (bilinear): the flow runs from t-1 to t, so this
+    lines frame t-1's content up with frame t."""
     h, w = flow.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     map_x = xs - flow[..., 0].astype(np.float32)
@@ -182,7 +187,7 @@ def messddt_pair(
     gt_prev: np.ndarray,
     flow: np.ndarray | None = None,
 ) -> float:
-    """MESSDdt of one frame pair (RVM convention, x 10); ``flow`` from :func:`alpha_flow`."""
+    """MESSDdt of one frame pair (x 10, see the module notes); ``flow`` from :func:`alpha_flow`."""
     pred_t, gt_t = _pair(pred_t, gt_t)
     pred_prev, gt_prev = _pair(pred_prev, gt_prev)
     if flow is None:

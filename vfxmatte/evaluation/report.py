@@ -24,10 +24,11 @@ CONVENTIONS = {
     "sad": "sum |p - g| / 1000",
     "mse": "mean (p - g)^2 x 1e3",
     "mad": "mean |p - g| x 1e3",
-    "grad": "sum (|grad p| - |grad g|)^2 / 1000, Gaussian derivatives sigma 1.4",
+    "grad": "sum (|grad p| - |grad g|)^2 / 1000, L2-normalised Gaussian derivative, sigma 1.4",
     "conn": "connectivity error, threshold step 0.1, / 1000",
     "dtssd": "RVM: per frame pair sqrt(mean(((p_t-p_t-1)-(g_t-g_t-1))^2)) x 100, mean over pairs",
-    "messddt": "RVM: Farneback flow of the true alpha; sum |e_t-1 warped - e_t| / pixels x 10",
+    "messddt": "DVM: Farneback flow t-1 -> t of the true alpha, e = (p - g)^2, "
+    "sum |e_t-1 warped (x - flow) - e_t| / pixels x 10, mean over pairs",
     "imq": "InstMatt: Hungarian on IoU(alpha >= 0.5), TP at IoU >= 0.5, s = 1 - min(10 err, 1) "
     "on the pair's union (alpha > 0), IMQ = sum s / (TP + FP/2 + FN/2); err = MAD or MSE",
     "leak": "mean predicted alpha_i over pixels where another instance's true alpha >= 0.99, x 1e3",
