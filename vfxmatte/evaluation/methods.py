@@ -21,6 +21,8 @@ Baselines:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -147,7 +149,10 @@ def closed_form_alpha(image: np.ndarray, trimap: np.ndarray) -> np.ndarray | Non
         crop_t = trimap  # the band's box holds no known value of one kind: solve the whole image
         y0, y1, x0, x1 = 0, h, 0, w
     crop_i = image[y0:y1, x0:x1].astype(np.float64)
-    alpha[y0:y1, x0:x1] = estimate_alpha_cf(crop_i, crop_t)
+    # pymatting prints ichol "PERFORMANCE WARNING"s (it retries with a shift) to stdout, where
+    # they would break the results table: keep them out of the way.
+    with contextlib.redirect_stdout(io.StringIO()):
+        alpha[y0:y1, x0:x1] = estimate_alpha_cf(crop_i, crop_t)
     return alpha
 
 
