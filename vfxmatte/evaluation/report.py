@@ -89,7 +89,7 @@ def ratios(summary: dict[str, dict], methods: list[Method]) -> dict[str, dict]:
             r = {}
             for key, _ in SUMMARY_COLUMNS:
                 ev, bv = summary[e].get(key), summary[b].get(key)
-                if ev is None or not bv or (key == "seconds" and bv < 0.01):
+                if ev is None or not bv or (key == "seconds" and bv < 0.1):
                     continue  # no ratio against ~0 (the mask baseline costs nothing)
                 r[key] = ev / bv
             out[f"{e}/{b}"] = r
