@@ -2,7 +2,7 @@
 
 For each resolution a float EXR demo shot (:func:`vfxmatte.demo.make_demo_shot`) is generated
 once and cached; then every (resolution, engine, device) configuration runs the real
-:class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (``ru_maxrss``) and
+:class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (VmHWM, see :func:`_rss_mib`) and
 CUDA peak (``torch.cuda.max_memory_allocated``) are its own and do not mix. Time is split by the
 pipeline's own stage clock (read, colour, engine, refine, write seconds per frame).
 
@@ -98,7 +98,20 @@ def ensure_shot(cache: Path, width: int, height: int, frames: int, people: int) 
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this process's own address space.
+    Not ``ru_maxrss``: Linux carries a parent's peak into a forked child across exec, so a worker
+    started by a bench that had just generated a 4K shot would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 1024.0)  # bytes on macOS, KiB elsewhere
 
 
 def run_config(config: BenchConfig, cache: Path) -> BenchResult:
