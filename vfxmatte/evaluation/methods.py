@@ -22,6 +22,7 @@ Baselines:
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import time
 from abc import ABC, abstractmethod
@@ -163,6 +164,11 @@ class PymattingCF(Method):
     kind = "baseline"
 
     def __init__(self, band_fraction: float = CF_BAND_FRACTION):
+        if importlib.util.find_spec("pymatting") is None:
+            raise BadArgumentError(
+                "--baseline pymatting-cf needs pymatting: pip install pymatting==1.1.16 "
+                "(or vfxmatte[eval])"
+            )
         self.band_fraction = band_fraction
         self.fallbacks = 0  # instances that kept their rough mask (trimap without fg or bg)
 
