@@ -59,3 +59,21 @@ def test_bench_cli_refuses_missing_cuda(tmp_path, cli):
         pytest.skip("this machine has CUDA")
     r = cli("bench", "--device", "cuda", "--json", tmp_path / "b.json")
     assert r.returncode == 2 and "no CUDA device" in r.stderr
+
+
+def test_peak_rss_counts_this_process_in_mib():
+    # In a fresh process (an earlier peak of this one would hide the growth): 64 MiB touched
+    # must raise the high-water mark by about 64 MiB.
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    code = (
+        "import numpy as np; from vfxmatte.bench import _rss_mib; b = _rss_mib(); "
+        "x = np.ones(64 * 2**20 // 8); print(_rss_mib() - b, x.sum() > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 60 <= float(out[0]) <= 80 and out[1] == "True"
