@@ -1,0 +1,72 @@
+"""`vfxmatte bench`: frames per second, stage split and peak memory of the real pipeline."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vfxmatte.errors import BadArgumentError, ExitCode
+
+
+def bench(
+    resolution: Annotated[
+        list[str] | None, typer.Option(help="4k (3840x2160), 2k (2048x1080), hd; repeat")
+    ] = None,
+    engine: Annotated[
+        list[str] | None, typer.Option(help="Engines to time (default: every available one)")
+    ] = None,
+    device: Annotated[
+        list[str] | None, typer.Option(help="cpu, cuda (default: every available one)")
+    ] = None,
+    frames: Annotated[int, typer.Option(min=1, help="Frames per shot")] = 2,
+    people: Annotated[int, typer.Option(min=1, help="Mask layers per frame (demo has 2)")] = 2,
+    cache: Annotated[
+        Path | None, typer.Option(help="Where generated shots are kept (default: temp folder)")
+    ] = None,
+    json_out: Annotated[Path, typer.Option("--json", help="Results JSON")] = Path(
+        "bench-results.json"
+    ),
+    timeout: Annotated[float | None, typer.Option(help="Seconds allowed per configuration")] = None,
+) -> None:
+    """Time the pipeline (read, colour, engine, refine, write) on generated 4K and 2K EXR shots."""
+    from vfxmatte import bench as b
+
+    engines = list(engine or b.available_engines())
+    devices = list(device or b.available_devices())
+    for d in devices:
+        if d.startswith("cuda") and "cuda" not in b.available_devices():
+            raise BadArgumentError(f"--device {d}: no CUDA device here; use --device cpu")
+    cache = cache or b.default_cache()
+    started = time.perf_counter()
+    results = b.run_bench(
+        list(resolution or ["4k", "2k"]),
+        engines,
+        devices,
+        frames,
+        people,
+        cache,
+        log=lambda line: typer.echo(line, err=True),
+        timeout=timeout,
+    )
+    total = time.perf_counter() - started
+    typer.echo(b.table(results))
+    payload = {
+        "machine": b.machine(),
+        "command_seconds": total,
+        "cache": str(cache),
+        "stages": list(b.STAGES),
+        "results": [r.as_dict() for r in results],
+    }
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(payload, indent=2))
+    typer.echo(f"vfxmatte: bench took {total:.0f} s; results in {json_out.resolve()}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(int(ExitCode.ENGINE_FAILURE))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

@@ -1,0 +1,68 @@
+"""`vfxmatte eval`: score an engine (and baselines, side by side) on a dataset with true alphas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.run_cmd import parse_engine_options
+
+
+def eval_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(help="Image set (images/, alphas/, masks/), a clip, or a folder of clips"),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for alphas/, results.json/.md, contact sheet")
+    ] = Path("eval-out"),
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Engine to evaluate (guided, rvm...); 'none' for baselines only"),
+    ] = "guided",
+    baseline: Annotated[
+        list[str] | None, typer.Option(help="mask | pymatting-cf (repeat for several)")
+    ] = None,
+    guidance: Annotated[
+        str, typer.Option(help="masks (rough masks) or trimaps (the dataset's trimaps/)")
+    ] = "masks",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    engine_option: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE engine setting (repeat)")
+    ] = None,
+    temporal_strength: Annotated[
+        float | None, typer.Option(help="Temporal smoothing on clips, as the pipeline applies it")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N images (or N frames per clip)")
+    ] = None,
+    sheet_rows: Annotated[int, typer.Option(min=0, help="Rows in the contact sheet")] = 6,
+    per_sample: Annotated[bool, typer.Option(help="Print the per-sample table too")] = True,
+) -> None:
+    """Run an engine and baselines on DATASET; print metrics and engine/baseline ratios."""
+    from vfxmatte.evaluation.report import render
+    from vfxmatte.evaluation.session import run_evaluation
+
+    outcome = run_evaluation(
+        dataset,
+        out,
+        engine=None if (engine or "").lower() in ("", "none") else engine,
+        baselines=list(baseline or []),
+        guidance=guidance,
+        device=device,
+        engine_options=parse_engine_options(engine_option or []),
+        temporal_strength=temporal_strength,
+        limit=limit,
+        sheet_rows=sheet_rows,
+        log=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(render(outcome.results, per_sample=per_sample))
+    typer.echo(f"vfxmatte: results in {outcome.json_path.resolve()} and {outcome.table_path.name}")
+    if outcome.sheet_path:
+        typer.echo(f"vfxmatte: contact sheet {outcome.sheet_path.resolve()}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

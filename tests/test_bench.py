@@ -1,0 +1,79 @@
+"""`vfxmatte bench` on a tiny generated shot: the real Job, timed in a subprocess."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from vfxmatte import bench
+from vfxmatte.errors import BadArgumentError
+
+
+def test_parse_resolution():
+    assert bench.parse_resolution("4k") == (3840, 2160)
+    assert bench.parse_resolution("2K") == (2048, 1080)
+    assert bench.parse_resolution("192x108") == (192, 108)
+    with pytest.raises(BadArgumentError, match="--resolution 8k"):
+        bench.parse_resolution("8k")
+
+
+def test_extra_people_are_shifted_mask_copies(tmp_path):
+    shot = bench.ensure_shot(tmp_path, 192, 108, 1, 3)
+    assert list(shot["masks"]) == ["person01", "person02", "person03"]
+    frame = shot["frames"][0]
+    m3 = cv2.imread(shot["masks"]["person03"].replace("####", f"{frame:04d}"), 0)
+    src = cv2.imread(shot["masks"]["person01"].replace("####", f"{frame:04d}"), 0)
+    assert m3.sum() == src.sum() and not np.array_equal(m3, src)
+    # Cached: a second call reuses the files (same description, no regeneration).
+    assert bench.ensure_shot(tmp_path, 192, 108, 1, 3) == shot
+
+
+def test_bench_cli_small_shot(tmp_path, cli):
+    out = tmp_path / "bench.json"
+    r = cli("bench", "--resolution", "192x108", "--frames", "2", "--people", "3",
+            "--engine", "guided", "--device", "cpu", "--cache", tmp_path / "cache",
+            "--json", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "| 192x108 192x108 | guided | cpu" in r.stdout
+    payload = json.loads(out.read_text())
+    (result,) = payload["results"]
+    assert result["ok"], result["error"]
+    assert result["config"]["people"] == 3 and len(result["frame_s"]) == 2
+    assert set(result["stage_s"]) == set(bench.STAGES)
+    assert all(result["stage_s"][s] > 0 for s in ("read", "colour", "engine", "write"))
+    assert result["fps"] > 0 and result["cuda_max_allocated_mib"] is None
+    # ru_maxrss of the worker process: at least what torch + numpy take once imported.
+    assert result["peak_rss_mib"] >= result["rss_before_mib"] > 50
+    # Outputs were written then cleaned up; the generated shot stays cached.
+    assert not list((tmp_path / "cache").glob("out_*"))
+    assert list((tmp_path / "cache").glob("shot_192x108_f2_p3/plate/*.exr"))
+
+
+def test_bench_cli_refuses_missing_cuda(tmp_path, cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    r = cli("bench", "--device", "cuda", "--json", tmp_path / "b.json")
+    assert r.returncode == 2 and "no CUDA device" in r.stderr
+
+
+def test_peak_rss_counts_this_process_in_mib():
+    # In a fresh process (an earlier peak of this one would hide the growth): 64 MiB touched
+    # must raise the high-water mark by about 64 MiB.
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    code = (
+        "import numpy as np; from vfxmatte.bench import _rss_mib; b = _rss_mib(); "
+        "x = np.ones(64 * 2**20 // 8); print(_rss_mib() - b, x.sum() > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert 60 <= float(out[0]) <= 80 and out[1] == "True"

@@ -1,0 +1,303 @@
+"""`vfxmatte bench`: end-to-end throughput and peak memory of the real pipeline at 4K and 2K.
+
+For each resolution a float EXR demo shot (:func:`vfxmatte.demo.make_demo_shot`) is generated
+once and cached; then every (resolution, engine, device) configuration runs the real
+:class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (VmHWM, see :func:`_rss_mib`) and
+CUDA peak (``torch.cuda.max_memory_allocated``) are its own and do not mix. Time is split by the
+pipeline's own stage clock (read, colour, engine, refine, write seconds per frame).
+
+The demo shot has two people. ``people > 2`` adds mask layers that are shifted copies of the
+two rough masks (over background, not over a figure): they cost the engine what a person costs,
+which is what a throughput number needs, but they are not people and say nothing of quality.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+RESOLUTIONS = {"4k": (3840, 2160), "2k": (2048, 1080), "hd": (1920, 1080)}
+STAGES = ("read", "colour", "engine", "refine", "write")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    resolution: str
+    width: int
+    height: int
+    engine: str
+    device: str
+    frames: int
+    people: int
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    ok: bool
+    error: str = ""
+    setup_s: float = 0.0  # Job construction: validation and engine load
+    run_s: float = 0.0  # Job.run over every frame, writes included
+    fps: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)  # mean seconds per frame
+    frame_s: list[float] = field(default_factory=list)
+    peak_rss_mib: float = 0.0
+    rss_before_mib: float = 0.0  # after imports, before the job: what the job itself adds
+    cuda_max_allocated_mib: float | None = None
+    load_average: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_cache() -> Path:
+    return Path(tempfile.gettempdir()) / "vfxmatte-bench"
+
+
+def shot_folder(cache: Path, width: int, height: int, frames: int, people: int) -> Path:
+    return cache / f"shot_{width}x{height}_f{frames}_p{people}"
+
+
+def ensure_shot(cache: Path, width: int, height: int, frames: int, people: int) -> dict:
+    """Generate (once) the cached shot; returns {"plate": pattern, "masks": {name: pattern}}."""
+    folder = shot_folder(cache, width, height, frames, people)
+    marker = folder / "shot.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    from vfxmatte.demo import make_demo_shot
+
+    if folder.exists():
+        shutil.rmtree(folder)  # a half-written shot from an interrupted run
+    shot = make_demo_shot(folder, frames=frames, width=width, height=height)
+    masks = dict(shot.masks)
+    base = list(shot.masks.items())
+    for k in range(len(masks), people):
+        name = f"person{k + 1:02d}"
+        src_name, src_pattern = base[k % len(base)]
+        shift = int(width * (0.12 * (k - 1)) * (1 if k % 2 else -1))
+        for frame in shot.frames:
+            src = cv2.imread(src_pattern.replace("####", f"{frame:04d}"), cv2.IMREAD_UNCHANGED)
+            dst = folder / "masks" / f"{name}.{frame:04d}.png"
+            cv2.imwrite(str(dst), np.roll(src, shift, axis=1))
+        masks[name] = str(folder / "masks" / f"{name}.####.png")
+    description = {"plate": shot.plate, "masks": masks, "frames": shot.frames}
+    marker.write_text(json.dumps(description))
+    return description
+
+
+def _rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this process's own address space.
+    Not ``ru_maxrss``: Linux carries a parent's peak into a forked child across exec, so a worker
+    started by a bench that had just generated a 4K shot would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 1024.0)  # bytes on macOS, KiB elsewhere
+
+
+def run_config(config: BenchConfig, cache: Path) -> BenchResult:
+    """Run one configuration in this process (the worker side of :func:`run_isolated`)."""
+    import torch
+
+    from vfxmatte.jobspec import JobSpec
+    from vfxmatte.pipeline import Job, MatteFrame
+
+    shot = ensure_shot(cache, config.width, config.height, config.frames, config.people)
+    result = BenchResult(config, ok=False, rss_before_mib=_rss_mib())
+    frames: list[MatteFrame] = []
+
+    class TimedJob(Job):
+        """The real Job; keeps each MatteFrame so its stage clock (write included) is readable."""
+
+        def matte_frame(self, frame: int, new_shot: bool = False) -> MatteFrame:
+            matte = super().matte_frame(frame, new_shot)
+            frames.append(matte)
+            return matte
+
+    out_dir = Path(tempfile.mkdtemp(prefix="out_", dir=cache))
+    try:
+        spec = JobSpec(
+            plate=shot["plate"],
+            masks=shot["masks"],
+            out=str(out_dir / "matte.####.exr"),
+            engine=config.engine,
+            device=config.device,
+        )
+        cuda = config.device.startswith("cuda")
+        t0 = time.perf_counter()
+        job = TimedJob(spec)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(job.device)
+        t1 = time.perf_counter()
+        job.run()
+        t2 = time.perf_counter()
+        result.setup_s, result.run_s = t1 - t0, t2 - t1
+        result.fps = len(frames) / result.run_s if result.run_s > 0 else 0.0
+        result.stage_s = {
+            s: float(np.mean([f.timings.get(s, 0.0) for f in frames])) for s in STAGES
+        }
+        result.frame_s = [float(sum(f.timings.values())) for f in frames]
+        if cuda:
+            result.cuda_max_allocated_mib = torch.cuda.max_memory_allocated(job.device) / 2**20
+        result.ok = True
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    result.peak_rss_mib = _rss_mib()
+    result.load_average = list(os.getloadavg())
+    return result
+
+
+def run_isolated(config: BenchConfig, cache: Path, timeout: float | None = None) -> BenchResult:
+    """Run one configuration in a fresh Python process so its memory peaks are its own."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-m", "vfxmatte.bench", json.dumps(asdict(config)), str(cache)]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return BenchResult(config, ok=False, error=f"timed out after {timeout:.0f} s")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return BenchResult(config, ok=False, error=f"exit {proc.returncode}: {tail}")
+    data = json.loads(lines[-1])
+    data["config"] = config
+    return BenchResult(**data)
+
+
+def parse_resolution(name: str) -> tuple[int, int]:
+    """``4k`` / ``2k`` / ``hd`` or ``WIDTHxHEIGHT`` (e.g. ``192x108`` for a quick check)."""
+    from vfxmatte.errors import BadArgumentError
+
+    key = name.strip().lower()
+    if key in RESOLUTIONS:
+        return RESOLUTIONS[key]
+    w, sep, h = key.partition("x")
+    if sep and w.isdigit() and h.isdigit() and int(w) >= 64 and int(h) >= 36:
+        return int(w), int(h)
+    raise BadArgumentError(
+        f"--resolution {name}: choose {', '.join(RESOLUTIONS)} or WIDTHxHEIGHT (at least 64x36)"
+    )
+
+
+def run_bench(
+    resolutions: list[str],
+    engines: list[str],
+    devices: list[str],
+    frames: int,
+    people: int,
+    cache: Path,
+    log=lambda _: None,
+    timeout: float | None = None,
+) -> list[BenchResult]:
+    """Generate the shots here (outside the measured processes), then time each configuration."""
+    configs = []
+    for res in resolutions:
+        width, height = parse_resolution(res)
+        t0 = time.perf_counter()
+        ensure_shot(cache, width, height, frames, people)
+        log(f"bench: shot {res} {width}x{height} ready ({time.perf_counter() - t0:.1f} s)")
+        configs += [
+            BenchConfig(res, width, height, e, d, frames, people) for e in engines for d in devices
+        ]
+    results = []
+    for c in configs:
+        log(f"bench: running {c.resolution} engine={c.engine} device={c.device} ...")
+        r = run_isolated(c, cache, timeout)
+        state = f"{r.fps:.3f} fps, peak RSS {r.peak_rss_mib:.0f} MiB" if r.ok else r.error
+        log(f"bench: {c.resolution} {c.engine} {c.device}: {state}")
+        results.append(r)
+    return results
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def available_engines() -> list[str]:
+    from vfxmatte.engines import list_engines
+
+    return [e.name for e in list_engines() if e.available]
+
+
+def machine() -> dict:
+    import torch
+
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        import psutil
+
+        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return info
+
+
+def table(results: list[BenchResult]) -> str:
+    header = ["res", "engine", "device", "people", "frames", *STAGES, "s/frame", "fps"]
+    header += ["peak RSS MiB", "CUDA max MiB"]
+    rows = []
+    for r in results:
+        c = r.config
+        size = f"{c.resolution} {c.width}x{c.height}"
+        if not r.ok:
+            rows.append(
+                [size, c.engine, c.device, str(c.people), str(c.frames), f"FAILED: {r.error}"]
+            )
+            continue
+        cuda = "-" if r.cuda_max_allocated_mib is None else f"{r.cuda_max_allocated_mib:.0f}"
+        rows.append(
+            [size, c.engine, c.device, str(c.people), str(c.frames)]
+            + [f"{r.stage_s.get(s, 0.0):.2f}" for s in STAGES]
+            + [f"{float(np.mean(r.frame_s)):.2f}", f"{r.fps:.3f}", f"{r.peak_rss_mib:.0f}", cuda]
+        )
+    widths = [
+        max(len(header[i]), *(len(r[i]) for r in rows if i < len(r))) for i in range(len(header))
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(r) for r in rows)]) + "\n"
+
+
+def _worker(argv: list[str]) -> int:
+    config = BenchConfig(**json.loads(argv[0]))
+    result = run_config(config, Path(argv[1]))
+    data = result.as_dict()
+    data.pop("config")
+    print(json.dumps(data), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker(sys.argv[1:]))

@@ -1,0 +1,6 @@
+"""Evaluation on datasets with ground-truth alpha (`vfxmatte eval`).
+
+dataset.py finds and validates samples in the HIM2K-like layout of DESIGN.md; methods.py runs an
+engine or a baseline on one sample; runner.py loops, scores with vfxmatte.metrics and writes the
+predictions; report.py writes results.json and the table; sheet.py the contact sheet.
+"""

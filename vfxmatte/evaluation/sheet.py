@@ -1,0 +1,71 @@
+"""The evaluation's contact sheet: one PNG a person can look at to believe (or not) the numbers.
+
+One row per picked sample (evenly spread over the dataset): plate, rough masks, ground truth, the
+first method's predicted layers (each person tinted), then one error map per method,
+|prediction - truth| summed over instances (inferno: black = right, yellow = off by 1). Only
+small thumbnails are kept while the evaluation runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vfxmatte import metrics
+from vfxmatte.evaluation.dataset import LoadedSample
+from vfxmatte.preview import contact_sheet, overlay, save_png
+
+TILE_WIDTH = 320
+
+
+def _thumb(img: np.ndarray, width: int = TILE_WIDTH) -> np.ndarray:
+    h, w = img.shape[:2]
+    size = (width, max(1, int(round(h * width / w))))
+    return cv2.resize(img.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+
+def error_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1]: total absolute error over instances, inferno colour map."""
+    err = np.clip(np.abs(pred - truth).sum(0), 0, 1)
+    bgr = cv2.applyColorMap(np.rint(err * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+class SheetCollector:
+    """Keeps thumbnails of the picked samples while eval runs; ``save`` writes the PNG."""
+
+    def __init__(self, keys: list[str], methods: list[str], rows: int = 6):
+        count = min(rows, len(keys))
+        picks = np.linspace(0, len(keys) - 1, count).round().astype(int) if count else []
+        self.wanted = {keys[i] for i in picks}
+        self.methods = methods
+        self.rows: dict[str, list[tuple[str, np.ndarray]]] = {}
+        self._pending: dict[str, list[tuple[str, np.ndarray]]] = {}
+
+    def add_prediction(self, loaded: LoadedSample, method: str, pred: np.ndarray) -> None:
+        key = loaded.sample.key
+        if key not in self.wanted:
+            return
+        tiles = self._pending.setdefault(key, [])
+        if method == self.methods[0]:
+            tiles.append((f"{method} layers", _thumb(overlay(loaded.image, pred, 0.7))))
+        mad = np.mean([metrics.mad(pred[i], loaded.truths[i]) for i in range(len(pred))])
+        tiles.append((f"{method} error (MAD {mad:.1f})", _thumb(error_map(pred, loaded.truths))))
+
+    def add_sample(self, loaded: LoadedSample) -> None:
+        key = loaded.sample.key
+        if key not in self.wanted:
+            return
+        first = [
+            (key, _thumb(loaded.image)),
+            ("rough masks", _thumb(overlay(loaded.image, loaded.masks, 0.7))),
+            ("truth", _thumb(overlay(loaded.image, loaded.truths, 0.7))),
+        ]
+        self.rows[key] = first + self._pending.pop(key, [])
+
+    def save(self, path: Path) -> Path | None:
+        if not self.rows:
+            return None
+        return save_png(path, contact_sheet(list(self.rows.values()), tile_width=TILE_WIDTH))
