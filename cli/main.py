@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import demo_cmd, info_cmd, run_cmd
+from cli import demo_cmd, info_cmd, review_cmd, run_cmd
 from cli.errors import run_guarded
 
 app = typer.Typer(
@@ -15,7 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (run_cmd, info_cmd, demo_cmd):
+for module in (run_cmd, info_cmd, demo_cmd, review_cmd):
     module.register(app)
 
 
