@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vfxmatte.errors import VfxMatteError
+from vfxmatte.errors import MissingInputError, VfxMatteError
 from vfxmatte.review.model import FrameImages, FrameSource
 
 EMPTY_AREA = 1e-4  # a matte covering less than this share of the frame counts as empty
@@ -91,9 +91,9 @@ def analyse(
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> StabilityReport:
-    """Stability of every person over ``frames`` (default: all on disk), at proxy resolution."""
+    """Stability of every person over ``frames`` (default: first to last on disk), at proxy size."""
     result = source.result
-    frames = list(frames or result.frames)
+    frames = list(frames or range(result.frames[0], result.frames[-1] + 1))  # gaps show too
     people = result.people
     report = StabilityReport(frames, people)
     report.changes = {p: [None] * len(frames) for p in people}
@@ -107,9 +107,10 @@ def analyse(
             break
         try:
             cur = source.images(frame)
-        except VfxMatteError:
+        except VfxMatteError as exc:
+            reason = "missing" if isinstance(exc, MissingInputError) else "unreadable"
             for p in people:
-                report.flag(frame, p, "unreadable")
+                report.flag(frame, p, reason)
             prev = None
             if on_progress:
                 on_progress(i + 1, len(frames))
