@@ -40,6 +40,18 @@ def make_pipeline_result(root: Path) -> PipelineResult:
     return PipelineResult(shot, out, spec)
 
 
+_CACHED: PipelineResult | None = None
+
+
+def cached_pipeline_result(tmp_path_factory) -> PipelineResult:  # noqa: ANN001
+    """One pipeline run per test session, shared by the review test modules (never modified:
+    tests that damage or review results work on a :func:`copy_result`)."""
+    global _CACHED
+    if _CACHED is None or not _CACHED.out.is_dir():
+        _CACHED = make_pipeline_result(tmp_path_factory.mktemp("review_results"))
+    return _CACHED
+
+
 def copy_result(src: Path, dst: Path) -> Path:
     """A private copy of a result folder (tests that damage or review it must not share one)."""
     shutil.copytree(src, dst)

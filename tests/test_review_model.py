@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-from review_data import copy_result, make_moving_disc_result, make_pipeline_result
+from review_data import cached_pipeline_result, copy_result, make_moving_disc_result
 
 from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
 from vfxmatte.io.images import Window, write_exr
@@ -33,7 +33,7 @@ from vfxmatte.review.stability import alpha_change, analyse
 
 @pytest.fixture(scope="module")
 def piped(tmp_path_factory):
-    return make_pipeline_result(tmp_path_factory.mktemp("review_model"))
+    return cached_pipeline_result(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -166,24 +166,19 @@ class ReviewWindow(QMainWindow):
         one.clicked.connect(lambda: self.viewer.set_zoom(1.0))
         self.zoom_label = QLabel("100%")
         bar = QHBoxLayout()
-        for w in (
-            QLabel("View"),
-            self.mode_box,
-            QLabel("Background"),
-            self.bg_box,
-            self.compare_button,
-            self.wipe_check,
-            self.wipe_slider,
-            self.full_check,
-            fit,
-            one,
-            self.zoom_label,
-        ):
+        for w in (QLabel("View"), self.mode_box, QLabel("Background"), self.bg_box):
             bar.addWidget(w)
         bar.addStretch(1)
+        for w in (self.full_check, fit, one, self.zoom_label):
+            bar.addWidget(w)
+        wipe_bar = QHBoxLayout()
+        for w in (self.compare_button, self.wipe_check, self.wipe_slider):
+            wipe_bar.addWidget(w)
+        wipe_bar.addStretch(1)
         centre = QWidget()
         cv = QVBoxLayout(centre)
         cv.addLayout(bar)
+        cv.addLayout(wipe_bar)
         cv.addWidget(self.view_note)
         cv.addWidget(self.viewer, 1)
 
@@ -262,6 +257,8 @@ class ReviewWindow(QMainWindow):
         self.analysis_progress.setMaximumWidth(220)
         self.analysis_progress.setFormat("analysis %v/%m")
 
+        left.setMaximumWidth(260)
+        right.setMaximumWidth(380)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(centre)
