@@ -136,8 +136,10 @@ def test_wipe_between_two_results(qtbot, piped, tmp_path):
     left = expected(window, 1001, ViewMode.ALPHA, 0)
     right = compose.render(window.compare.images(1001), ViewMode.ALPHA, 0, Background.CHECKER)
     assert not np.array_equal(left, right)
-    np.testing.assert_array_equal(shown[:, :70], left[:, :70])
-    np.testing.assert_array_equal(shown[:, 90:], right[:, 90:])
+    np.testing.assert_array_equal(shown, compose.wipe(left, right, 0.5, ("A a", "B b")))
+    below_labels = slice(30, None)
+    np.testing.assert_array_equal(shown[below_labels, :70], left[below_labels, :70])
+    np.testing.assert_array_equal(shown[below_labels, 90:], right[below_labels, 90:])
     window.set_wipe(False)
     np.testing.assert_array_equal(shown_image(window), left)
 
@@ -232,6 +234,7 @@ def test_missing_frame_and_corrupt_exr_are_messages(qtbot, piped, tmp_path):
     assert window.report is not None
     assert window.report.flags[1003]["person01"] == ["unreadable"]
     assert window.report.flags[1002]["person01"] == ["missing"]
+    assert "1003 cannot be read" in window.message
     window.go_to_frame(1004)  # the window still works after the bad frames
     wait_frame(qtbot, window, 1004)
 

@@ -57,9 +57,9 @@ def render(
     if mode == ViewMode.ALPHA:
         a = alphas[person] if person is not None else np.clip(alphas.sum(0), 0, 1)
         back = background(bg, h, w, max(4, int(round(16 / images.scale))))
-        colour = np.ones(3, np.float32) if person is None else person_colour(person)
-        # The alpha drawn as white (or the person's colour) over the background, as a comp would.
-        out = back[..., None] * (1 - a[..., None]) + a[..., None] * _lighten(colour)
+        # White alpha over the background, as a comp viewer shows it.
+        grey = back * (1 - a) + a
+        out = np.repeat(grey[..., None], 3, axis=-1)
         return _to_u8(out)
     plate = (
         images.plate.astype(np.float32) / 255.0
@@ -76,15 +76,13 @@ def render(
     return _to_u8(out)
 
 
-def _lighten(colour: np.ndarray) -> np.ndarray:
-    return (0.35 + 0.65 * colour).astype(np.float32)
-
-
 def _to_u8(img: np.ndarray) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def wipe(a: np.ndarray, b: np.ndarray, position: float) -> np.ndarray:
+def wipe(
+    a: np.ndarray, b: np.ndarray, position: float, labels: tuple[str, str] | None = None
+) -> np.ndarray:
     """A left of ``position`` (0..1 of the width), B right of it, with a 2-pixel divider line.
 
     B is resized to A's size when the two results differ in resolution (e.g. a half-res re-run).
@@ -98,4 +96,19 @@ def wipe(a: np.ndarray, b: np.ndarray, position: float) -> np.ndarray:
     out = a.copy()
     out[:, x:] = b[:, x:]
     out[:, max(0, x - 1) : min(w, x + 1)] = (255, 220, 0)
+    if labels:
+        _text(out, labels[0], (6, 6), right=False)
+        _text(out, labels[1], (w - 6, 6), right=True)
     return out
+
+
+def _text(img: np.ndarray, text: str, corner: tuple[int, int], right: bool) -> None:
+    """Small outlined label (A / B side names) that reads on any plate."""
+    import cv2
+
+    scale = max(0.35, img.shape[1] / 1400)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x = corner[0] - tw if right else corner[0]
+    y = corner[1] + th
+    for colour, thick in (((0, 0, 0), 3), ((255, 220, 0), 1)):
+        cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)

@@ -22,7 +22,9 @@ MIN_ZOOM = 0.02
 
 def to_pixmap(rgb: np.ndarray) -> QPixmap:
     """uint8 (h, w, 3) RGB -> QPixmap (copied, so the array may be freed)."""
-    rgb = np.ascontiguousarray(rgb)
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"viewer images are (h, w, 3) uint8 RGB, got {rgb.shape}")
     h, w = rgb.shape[:2]
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     return QPixmap.fromImage(image.copy())
@@ -144,7 +146,7 @@ class StabilityGraph(QWidget):
                 p.fillRect(QRectF(x - 3, bottom - 6, 6, 6), QColor(255, 150, 0))
             elif f in self.approved:
                 p.fillRect(QRectF(x - 3, bottom - 6, 6, 6), QColor(60, 200, 90))
-        peak = 0.05
+        peak = 0.005  # half a percent: below that the curves are flat on purpose
         if self.report:
             for values in self.report.changes.values():
                 peak = max(peak, *[v for v in values if v is not None], 0.0)

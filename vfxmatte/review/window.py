@@ -539,7 +539,8 @@ class ReviewWindow(QMainWindow):
         if self.wipe_on and self.compare is not None:
             b_image, b_note = self._compare_image(frame, full and a.scale == 1.0, a)
             if b_image is not None:
-                image = compose.wipe(image, b_image, self.wipe_pos)
+                names = (f"A {self.source.result.name}", f"B {self.compare.result.name}")
+                image = compose.wipe(image, b_image, self.wipe_pos, names)
             if b_note:
                 notes.append(b_note)
         dw = self.source.result.display_window
@@ -690,8 +691,22 @@ class ReviewWindow(QMainWindow):
         self.stability_worker = None
         self.report = report
         self.graph.set_report(report)
+        self._report_unreadable(report)
         self._refresh_flag_list()
         self._refresh_verdicts()
+
+    def _report_unreadable(self, report: StabilityReport) -> None:
+        """Corrupt frames are found by the analysis (headers are read lazily): say so on top."""
+        assert self.result is not None
+        bad = [
+            f
+            for f, people in report.flags.items()
+            if any("unreadable" in r for reasons in people.values() for r in reasons)
+            and f not in self.result.unreadable
+        ]
+        if bad:
+            text = f"frame(s) {format_frames(bad)} cannot be read; re-render them"
+            self.show_message("; ".join([*self.result.problems, text]))
 
     def _on_analysis_failed(self, payload: tuple) -> None:
         tag, message = payload
