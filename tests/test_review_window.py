@@ -288,3 +288,24 @@ def test_cli_review_screenshot_and_errors(cli, piped, tmp_path):
     assert bad.stderr.strip().count("\n") == 0 and "does not exist" in bad.stderr
     bad_view = cli("review", folder, "--view", "sideways", "--screenshot", png)
     assert bad_view.returncode == 2 and "--view" in bad_view.stderr
+
+
+def test_fast_scrub_takes_back_loads_of_frames_left_behind(qtbot, piped, tmp_path):
+    import threading
+
+    from vfxmatte.review.workers import Worker
+
+    folder = copy_result(piped.out, tmp_path / "res")
+    window = open_window(qtbot, ReviewOptions(result=str(folder)))
+    window.cache.max_bytes = 0  # keep nothing cached: every frame must be loaded again
+    window.cache._items.clear()
+    window.pool.setMaxThreadCount(1)
+    gate = threading.Event()
+    blocker = Worker(lambda _w: gate.wait(30), tag="blocker")
+    window.pool.start(blocker)  # the only pool thread is busy: loads queue up
+    for frame in (1002, 1003, 1004):
+        window.go_to_frame(frame)
+    assert {key[1] for key in window.pending} == {1004}
+    gate.set()
+    wait_frame(qtbot, window, 1004)
+    assert not window.pending

@@ -479,6 +479,7 @@ class ReviewWindow(QMainWindow):
         if hit is not None:
             return hit
         key = (which, frame, full)
+        self._drop_stale_loads(frame)
         if key not in self.pending and (which, frame) not in self.frame_errors:
             self.pending.add(key)
             worker = Worker(lambda _w: source.images(frame, full), tag=key)
@@ -487,6 +488,20 @@ class ReviewWindow(QMainWindow):
             self.workers.add(worker)
             self.pool.start(worker)
         return source.cached(frame, False) if full else None
+
+    def _drop_stale_loads(self, frame: int) -> None:
+        """Scrubbing fast queues loads of frames already left behind: take back the ones that
+        have not started, so the frame under the playhead is read next."""
+        for w in list(self.workers):
+            tag = w.tag
+            if (
+                isinstance(tag, tuple)
+                and tag in self.pending
+                and tag[1] != frame
+                and self.pool.tryTake(w)
+            ):
+                self.pending.discard(tag)
+                self.workers.discard(w)
 
     def _on_loaded(self, payload: tuple) -> None:
         key, _images = payload
