@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=3840)
     parser.add_argument("--height", type=int, default=2160)
     parser.add_argument("--proxy", type=int, default=1280)
+    parser.add_argument("--gui", action="store_true", help="also time scrubbing in the window")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -120,6 +121,36 @@ def main() -> None:
         analyse(src)
         per = (time.perf_counter() - t) / len(result.frames)
         print(f"stability analysis on cached proxies: {1000 * per:.0f} ms per frame")
+        if args.gui:
+            gui_scrub(root / "results", disk, args.proxy, result.frames)
+
+
+def gui_scrub(folder: Path, cache: Path, proxy: int, frames: list[int]) -> None:
+    """Time one scrub step in the real window (offscreen Qt): slider move -> frame on screen."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from vfxmatte.review.app import application
+    from vfxmatte.review.window import ReviewOptions, ReviewWindow
+
+    app = application()
+    window = ReviewWindow(ReviewOptions(str(folder), cache_dir=str(cache), proxy_long_side=proxy))
+    window.resize(1500, 900)
+    window.show()
+    while not window.is_idle():
+        app.processEvents()
+        time.sleep(0.01)
+    steps = []
+    for _ in range(3):
+        for f in frames:
+            t = time.perf_counter()
+            window.go_to_frame(f)
+            while window.displayed is None or window.displayed[0] != f:
+                app.processEvents()
+            app.processEvents()  # the repaint
+            steps.append(time.perf_counter() - t)
+    print(f"GUI scrub step on cached proxies (slider -> composed -> painted): {ms(steps)}")
+    window.close()
 
 
 if __name__ == "__main__":
