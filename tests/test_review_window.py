@@ -309,3 +309,15 @@ def test_fast_scrub_takes_back_loads_of_frames_left_behind(qtbot, piped, tmp_pat
     gate.set()
     wait_frame(qtbot, window, 1004)
     assert not window.pending
+
+
+def test_hover_reads_every_persons_alpha(qtbot, piped, tmp_path):
+    folder = copy_result(piped.out, tmp_path / "res")
+    window = open_window(qtbot, ReviewOptions(result=str(folder)))
+    full = ResultFolder(folder).read(1001).alphas
+    ys, xs = np.nonzero(full[0] > 0.99)
+    x, y = int(xs[0]), int(ys[0])
+    window._on_hover(x, y)
+    text = window.pixel_label.text()
+    assert f"x {x}  y {y}" in text
+    assert f"person01 {full[0, y, x]:.3f}" in text and "person02" in text

@@ -112,6 +112,7 @@ class ReviewWindow(QMainWindow):
         self.rerun_worker: Worker | None = None
         self.last_rerun_folder: Path | None = None
         self.displayed: tuple[int, bool] | None = None  # (frame, full) on screen now
+        self.shown_images: FrameImages | None = None
         self._build_ui()
         if self.options.result:
             self.open_result(self.options.result, self.options.plate)
@@ -464,11 +465,22 @@ class ReviewWindow(QMainWindow):
             QTimer.singleShot(0, self.show_frame)  # not re-entrantly from inside set_image
 
     def _on_hover(self, x: int, y: int) -> None:
+        """Pixel position (display-window pixels) and every person's alpha under the cursor."""
         if self.result is None:
             return
-        self.pixel_label.setText(
-            f"x {x}  y {y}  (full-resolution pixels)  zoom {self.viewer.zoom():.2f}"
-        )
+        text = f"x {x}  y {y}"
+        images = self.shown_images
+        if images is not None:
+            h, w = images.alphas.shape[1:]
+            px, py = int(x / images.scale), int(y / images.scale)
+            if 0 <= px < w and 0 <= py < h:
+                values = "  ".join(
+                    f"{name} {float(images.alphas[i, py, px]):.3f}"
+                    for i, name in enumerate(self.result.people)
+                )
+                level = "full res" if images.scale == 1.0 else f"proxy 1/{images.scale:.1f}"
+                text += f"   alpha: {values}   ({level})"
+        self.pixel_label.setText(text)
 
     # -- frame display -------------------------------------------------------------------------
     def _images(
@@ -561,6 +573,7 @@ class ReviewWindow(QMainWindow):
         dw = self.source.result.display_window
         self.viewer.set_image(image, a.scale, (dw.width, dw.height))
         self.displayed = (frame, a.scale == 1.0)
+        self.shown_images = a
         self.view_note.setText("; ".join(notes))
 
     def _compare_image(self, frame: int, full: bool, a: FrameImages) -> tuple:
