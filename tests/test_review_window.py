@@ -321,3 +321,43 @@ def test_hover_reads_every_persons_alpha(qtbot, piped, tmp_path):
     text = window.pixel_label.text()
     assert f"x {x}  y {y}" in text
     assert f"person01 {full[0, y, x]:.3f}" in text and "person02" in text
+
+
+def test_keyboard_review_and_typing_a_note(qtbot, piped, tmp_path):
+    from PySide6.QtCore import Qt
+
+    folder = copy_result(piped.out, tmp_path / "res")
+    window = open_window(qtbot, ReviewOptions(result=str(folder)))
+    window.activateWindow()
+    window.note_edit.setFocus()
+    qtbot.keyClicks(window.note_edit, "fat halo")  # letters in the note are not shortcuts
+    assert window.note_edit.text() == "fat halo"
+    assert window.store.verdicts == {}
+    window.viewer.setFocus()
+    qtbot.keyClick(window.viewer, Qt.Key.Key_F)
+    assert window.store.get(1001, "person01").note == "fat halo"
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Right)
+    assert window.frame == 1002
+
+
+def test_cli_review_without_a_display_says_what_to_do(piped, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT, cli_env
+
+    env = {
+        k: v
+        for k, v in cli_env().items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "review", str(piped.out)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "no display" in proc.stderr and "Xvfb" in proc.stderr

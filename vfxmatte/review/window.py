@@ -130,6 +130,7 @@ class ReviewWindow(QMainWindow):
         self.viewer.hovered.connect(self._on_hover)
         self.view_note = QLabel()  # per-frame message over the viewer (missing / corrupt frame)
         self.view_note.setStyleSheet("color: #ffb000; font-weight: bold;")
+        self.view_note.setWordWrap(True)  # long file paths must not widen the window
 
         # left: people
         self.people_list = QListWidget()
@@ -258,6 +259,7 @@ class ReviewWindow(QMainWindow):
         self.analysis_progress.setMaximumWidth(220)
         self.analysis_progress.setFormat("analysis %v/%m")
 
+        left.setMinimumWidth(170)
         left.setMaximumWidth(260)
         right.setMaximumWidth(380)
         splitter = QSplitter()
@@ -637,6 +639,7 @@ class ReviewWindow(QMainWindow):
             item = self.people_list.item(i + 1)
             if item is not None:
                 item.setText(f"{name}{mark}{warn}")
+                item.setToolTip(f"{name}{mark}{warn}")
         lines = []
         for name in self._people_for_verdict():
             v = self.store.get(self.frame, name)
@@ -833,11 +836,20 @@ class ReviewWindow(QMainWindow):
         """No load, analysis or re-run in flight (tests and --screenshot wait for this)."""
         return not self.pending and self.stability_worker is None and self.rerun_worker is None
 
+    def frame_settled(self) -> bool:
+        """The current frame is on screen, or its message is (missing / unreadable)."""
+        if self.source is None or self.frame is None:
+            return True
+        if self.displayed is not None and self.displayed[0] == self.frame:
+            return True
+        missing = self.frame not in self.source.result.frames
+        return missing or ("A", self.frame) in self.frame_errors
+
     def when_idle(self, callback, poll_ms: int = 100) -> None:  # noqa: ANN001
         """Call ``callback`` once the window is idle and the current frame is on screen."""
 
         def check() -> None:
-            if self.is_idle() and (self.displayed is not None or self.source is None):
+            if self.is_idle() and self.frame_settled():
                 callback()
             else:
                 QTimer.singleShot(poll_ms, check)
