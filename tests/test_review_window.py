@@ -274,7 +274,7 @@ def test_cli_review_screenshot_and_errors(cli, piped, tmp_path):
     png = tmp_path / "shot.png"
     env_had = os.environ.pop("QT_QPA_PLATFORM", None)
     try:
-        proc = cli("review", folder, "--screenshot", png, "--size", "1100x700", "--view", "alpha")
+        proc = cli("review", folder, "--screenshot", png, "--size", "1200x760", "--view", "alpha")
     finally:
         if env_had is not None:
             os.environ["QT_QPA_PLATFORM"] = env_had
@@ -282,7 +282,7 @@ def test_cli_review_screenshot_and_errors(cli, piped, tmp_path):
     from PySide6.QtGui import QImage
 
     image = QImage(str(png))
-    assert (image.width(), image.height()) == (1100, 700)
+    assert (image.width(), image.height()) == (1200, 760)
     bad = cli("review", tmp_path / "nowhere")
     assert bad.returncode == 3
     assert bad.stderr.strip().count("\n") == 0 and "does not exist" in bad.stderr

@@ -52,7 +52,7 @@ def test_review_window_on_a_real_x_server(x_display, tmp_path_factory, tmp_path)
             "--screenshot",
             str(png),
             "--size",
-            "1100x700",
+            "1200x760",
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -65,7 +65,7 @@ def test_review_window_on_a_real_x_server(x_display, tmp_path_factory, tmp_path)
     from PySide6.QtGui import QImage
 
     image = QImage(str(png))
-    assert (image.width(), image.height()) == (1100, 700)
+    assert (image.width(), image.height()) == (1200, 760)
     # not a blank grab: the viewer shows the plate, so many distinct colours
     colours = {image.pixel(x, y) for x in range(300, 800, 7) for y in range(150, 550, 7)}
     assert len(colours) > 50

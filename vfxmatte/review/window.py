@@ -259,7 +259,7 @@ class ReviewWindow(QMainWindow):
         self.analysis_progress.setMaximumWidth(220)
         self.analysis_progress.setFormat("analysis %v/%m")
 
-        left.setMinimumWidth(170)
+        left.setMinimumWidth(150)
         left.setMaximumWidth(260)
         right.setMaximumWidth(380)
         splitter = QSplitter()
