@@ -284,3 +284,23 @@ def test_parse_options():
 def test_pipeline_writes_the_plate_attribute(piped):
     spec = oiio.ImageInput.open(str(piped.out / "matte.1001.exr")).spec()
     assert spec.get_string_attribute("vfxmatte:plate") == piped.shot.plate
+
+
+def test_mask_states_recorded_at_render_time_are_flagged(tmp_path):
+    w = Window(0, 0, 32, 32)
+    a = np.zeros((32, 32), np.float32)
+    a[8:24, 8:24] = 1
+    for frame, state in ((1, "ok"), (2, "missing"), (3, "ok")):
+        alpha = a if state == "ok" else np.zeros_like(a)
+        write_exr(
+            tmp_path / f"matte.{frame:04d}.exr",
+            {"A": alpha, "hero.A": alpha},
+            w,
+            w,
+            extra_attributes={"vfxmatte:mask_states": f"hero={state}"},
+        )
+    r = ResultFolder(tmp_path)
+    assert r.read(2).mask_states == {"hero": "missing"}
+    report = analyse(FrameSource(r, None, ProxyCache()))
+    assert report.flags[2]["hero"] == ["mask missing", "empty matte"]
+    assert 1 not in report.flags
