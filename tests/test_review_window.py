@@ -184,20 +184,22 @@ def test_rerun_one_flagged_frame_off_the_gui_thread(qtbot, piped, tmp_path):
     window.go_to_frame(1002)
     window.set_person(1)
     window.mark(FLAGGED, "try a wider band")
-    window.options_edit.setText("band=0.03")
+    window.rerun.options_edit.setText("band=0.03")
     ticks = []
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(window.rerun_worker is not None))
+    timer.timeout.connect(lambda: ticks.append(window.rerun.busy))
     timer.start(20)
-    assert window.start_rerun()
-    assert not window.rerun_button.isEnabled()
-    qtbot.waitUntil(lambda: window.rerun_worker is None, timeout=WAIT_MS)
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(window.rerun.button, Qt.MouseButton.LeftButton)  # the real button
+    assert window.rerun.busy and not window.rerun.button.isEnabled()
+    qtbot.waitUntil(lambda: not window.rerun.busy, timeout=WAIT_MS)
     timer.stop()
     assert any(ticks), "the event loop must keep running while the re-run works"
-    assert "done" in window.rerun_label.text(), window.rerun_label.text()
+    assert "done" in window.rerun.label.text(), window.rerun.label.text()
     out = tmp_path / "res_rerun01"
     assert sorted(p.name for p in out.glob("*.exr")) == ["matte.1002.exr"]
-    assert window.rerun_progress.value() == 1
+    assert window.rerun.progress.value() == 1
     # the re-run is opened as B and the wipe is on, B on frame 1002 differs from A
     assert window.compare is not None and window.compare.result.folder == out
     assert window.wipe_on
@@ -215,7 +217,7 @@ def test_rerun_without_masks_explains_what_is_needed(qtbot, piped, tmp_path):
     window = open_window(qtbot, ReviewOptions(result=str(folder)))
     window.mark(FLAGGED)
     assert not window.start_rerun()
-    assert "--mask" in window.rerun_label.text()
+    assert "--mask" in window.rerun.label.text()
 
 
 def test_missing_frame_and_corrupt_exr_are_messages(qtbot, piped, tmp_path):
@@ -361,3 +363,15 @@ def test_cli_review_without_a_display_says_what_to_do(piped, tmp_path):
     )
     assert proc.returncode == 2
     assert "no display" in proc.stderr and "Xvfb" in proc.stderr
+
+
+def test_cancel_a_rerun(qtbot, piped, tmp_path):
+    folder = copy_result(piped.out, tmp_path / "res")
+    window = open_window(qtbot, ReviewOptions(result=str(folder), masks=piped.shot.masks))
+    assert window.start_rerun([1001, 1002, 1003, 1004])
+    window.rerun.cancel()
+    qtbot.waitUntil(lambda: not window.rerun.busy, timeout=WAIT_MS)
+    assert "cancelled" in window.rerun.label.text()
+    written = list((tmp_path / "res_rerun01").glob("*.exr"))
+    assert len(written) < 4  # stopped between frames, never mid-write
+    assert window.rerun.button.isEnabled() and window.compare is None

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -34,9 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vfxmatte.engines import list_engines
 from vfxmatte.errors import VfxMatteError
-from vfxmatte.events import EventKind, ProgressEvent
 from vfxmatte.jobspec import JobSpec
 from vfxmatte.review import compose
 from vfxmatte.review.compose import Background, ViewMode
@@ -51,13 +48,8 @@ from vfxmatte.review.model import (
     ReviewStore,
     open_plate_view,
 )
-from vfxmatte.review.rerun import (
-    base_spec,
-    next_rerun_folder,
-    parse_options,
-    rerun_spec,
-    run_rerun,
-)
+from vfxmatte.review.rerun import base_spec
+from vfxmatte.review.rerun_panel import RerunPanel
 from vfxmatte.review.stability import StabilityReport, analyse
 from vfxmatte.review.widgets import ImageViewer, StabilityGraph
 from vfxmatte.review.workers import Worker
@@ -91,7 +83,7 @@ class ReviewWindow(QMainWindow):
         self.resize(1500, 900)
         self.cache = ProxyCache(self.options.cache_mb * 2**20, self.options.cache_dir)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        self.pool.setMaxThreadCount(3)  # frame loads, the stability analysis, a re-run
         self.workers: set[Worker] = set()
         self.pending: set[tuple[str, int, bool]] = set()
         self.frame_errors: dict[tuple[str, int], str] = {}
@@ -109,8 +101,6 @@ class ReviewWindow(QMainWindow):
         self.wipe_pos = 0.5
         self.force_full = False
         self.stability_worker: Worker | None = None
-        self.rerun_worker: Worker | None = None
-        self.last_rerun_folder: Path | None = None
         self.displayed: tuple[int, bool] | None = None  # (frame, full) on screen now
         self.shown_images: FrameImages | None = None
         self._build_ui()
@@ -208,34 +198,13 @@ class ReviewWindow(QMainWindow):
         rv.addWidget(QLabel("Flagged (review) and suspicious (analysis) frames"))
         rv.addWidget(self.flagged_list, 1)
 
-        self.engine_box = QComboBox()
-        self.engine_box.setEditable(True)
-        self.engine_box.addItems([e.name for e in list_engines()])
-        self.options_edit = QLineEdit()
-        self.options_edit.setPlaceholderText("band=0.02 eps=1e-4")
-        self.rerun_button = QPushButton("Re-run flagged frames")
-        self.rerun_button.clicked.connect(lambda: self.start_rerun())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel_rerun)
-        self.rerun_progress = QProgressBar()
-        self.rerun_progress.setFormat("%v/%m frames")
-        self.rerun_label = QLabel()
-        self.rerun_label.setWordWrap(True)
-        rerun_box = QGroupBox("Re-run")
-        form = QFormLayout(rerun_box)
-        form.addRow("Engine", self.engine_box)
-        form.addRow("Options", self.options_edit)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.rerun_button)
-        buttons.addWidget(self.cancel_button)
-        form.addRow(buttons)
-        form.addRow(self.rerun_progress)
-        form.addRow(self.rerun_label)
+        self.rerun = RerunPanel(self.pool)
+        self.rerun.requested.connect(self.start_rerun)
+        self.rerun.done.connect(self._on_rerun_done)
         right = QWidget()
         rvl = QVBoxLayout(right)
         rvl.addWidget(review_box, 1)
-        rvl.addWidget(rerun_box)
+        rvl.addWidget(self.rerun)
 
         # bottom: timeline + graph
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -293,7 +262,7 @@ class ReviewWindow(QMainWindow):
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.slider, self.people_list, self.mode_box, self.rerun_button, self.note_edit):
+        for w in (self.slider, self.people_list, self.mode_box, self.rerun, self.note_edit):
             w.setEnabled(on)
 
     # -- messages ------------------------------------------------------------------------------
@@ -746,95 +715,24 @@ class ReviewWindow(QMainWindow):
             self.stability_worker = None
             self.show_message(f"stability analysis failed: {message}", error=True)
 
-    # -- re-run (background) --------------------------------------------------------------------
+    # -- re-run (background, in the RerunPanel) ----------------------------------------------
     def start_rerun(self, frames: list[int] | None = None) -> bool:
-        """Re-run flagged frames (or ``frames``) with the engine/options in the panel, into a new
-        sibling folder, then open it as B for the wipe."""
+        """Re-run the flagged frames (or ``frames``) with the panel's engine/options into a new
+        sibling folder; when done it is opened as B with the wipe on."""
         if self.result is None or self.store is None:
             return False
-        if self.rerun_worker is not None:
-            self.rerun_label.setText("a re-run is already running")
-            return False
         base = base_spec(self.result, self.options.job, self.options.masks, self.options.plate)
-        if base is None:
-            self.rerun_label.setText(
-                "re-run needs the masks: start the review with --mask NAME=PATH or --job SPEC.json"
-            )
-            return False
         frames = frames if frames is not None else self.store.flagged_frames()
-        try:
-            out = next_rerun_folder(self.result)
-            spec = rerun_spec(
-                base,
-                self.result,
-                frames,
-                self.engine_box.currentText().strip() or self.result.engine,
-                parse_options(self.options_edit.text()),
-                out,
-            )
-        except VfxMatteError as exc:
-            self.rerun_label.setText(exc.message)
-            return False
+        return self.rerun.start(base, self.result, frames)
 
-        def job(w: Worker) -> Path:
-            def on_event(event: ProgressEvent) -> None:
-                if event.kind in (EventKind.FRAME, EventKind.SKIP, EventKind.START):
-                    w.report(event.done, event.total)
-
-            result = run_rerun(spec, on_event, w.stopped)
-            if not result.complete:
-                raise VfxMatteError(f"re-run wrote {len(result.written)} of {len(frames)} frames")
-            return out
-
-        worker = Worker(job, tag=("rerun", str(out)))
-        worker.signals.progress.connect(self._on_rerun_progress)
-        worker.signals.finished.connect(self._on_rerun_done)
-        worker.signals.failed.connect(self._on_rerun_failed)
-        self.rerun_worker = worker
-        self.workers.add(worker)
-        self.rerun_progress.setRange(0, len(frames))
-        self.rerun_progress.setValue(0)
-        self.rerun_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.rerun_label.setText(
-            f"re-running {format_frames(frames)} with {spec.engine} {spec.engine_options or ''} "
-            f"into {out.name}..."
-        )
-        self.pool.start(worker)
-        return True
-
-    def cancel_rerun(self) -> None:
-        if self.rerun_worker is not None:
-            self.rerun_worker.stop()
-            self.rerun_label.setText("cancelling after the current frame...")
-
-    def _on_rerun_progress(self, done: int, total: int) -> None:
-        self.rerun_progress.setRange(0, max(1, total))
-        self.rerun_progress.setValue(done)
-
-    def _finish_rerun(self, tag: object) -> None:
-        self._drop_worker(tag)
-        self.rerun_worker = None
-        self.rerun_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def _on_rerun_done(self, payload: tuple) -> None:
-        tag, folder = payload
-        self._finish_rerun(tag)
-        self.last_rerun_folder = Path(folder)
-        self.rerun_label.setText(f"done: {Path(folder).name}; wipe A/B to compare")
+    def _on_rerun_done(self, folder: Path) -> None:
         if self.open_compare(str(folder)):
             self.set_wipe(True)
-
-    def _on_rerun_failed(self, payload: tuple) -> None:
-        tag, message = payload
-        self._finish_rerun(tag)
-        self.rerun_label.setText(f"re-run failed: {message}")
 
     # -- lifecycle -------------------------------------------------------------------------------
     def is_idle(self) -> bool:
         """No load, analysis or re-run in flight (tests and --screenshot wait for this)."""
-        return not self.pending and self.stability_worker is None and self.rerun_worker is None
+        return not self.pending and self.stability_worker is None and not self.rerun.busy
 
     def frame_settled(self) -> bool:
         """The current frame is on screen, or its message is (missing / unreadable)."""
