@@ -281,6 +281,10 @@ class ReviewWindow(QMainWindow):
     def open_result(self, path: str, plate: str | None = None) -> bool:
         """Open a result folder; on a problem show it in the window and return False."""
         self._stop_analysis()
+        self.compare = None  # B belonged to the previous result
+        self.wipe_check.setEnabled(False)
+        self.set_wipe(False)
+        self.wipe_check.setText("A/B wipe")
         try:
             result = ResultFolder(path, plate)
             plate_view = open_plate_view(result, self.options.ocio_config)
