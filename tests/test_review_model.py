@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import OpenImageIO as oiio
 import pytest
@@ -304,3 +305,30 @@ def test_mask_states_recorded_at_render_time_are_flagged(tmp_path):
     report = analyse(FrameSource(r, None, ProxyCache()))
     assert report.flags[2]["hero"] == ["mask missing", "empty matte"]
     assert 1 not in report.flags
+
+
+@pytest.mark.integration
+def test_4k_result_gets_a_proxy_and_full_resolution_on_demand(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from bench_review import write_results
+
+    from vfxmatte.demo import make_demo_shot
+
+    shot = make_demo_shot(tmp_path / "shot", frames=2, width=3840, height=2160)
+    write_results(shot, tmp_path / "results")
+    r = ResultFolder(tmp_path / "results")
+    src = FrameSource(r, open_plate_view(r), ProxyCache())
+    proxy = src.images(1001)
+    assert proxy.alphas.shape == (2, 720, 1280) and proxy.plate.shape == (720, 1280, 3)
+    assert proxy.scale == pytest.approx(3.0)
+    full = src.images(1001, full=True)
+    assert full.alphas.shape == (2, 2160, 3840) and full.scale == 1.0
+    # the proxy is the full frame shrunk (area average), not a different picture
+    shrunk = cv2.resize(
+        full.alphas[0].astype(np.float32), (1280, 720), interpolation=cv2.INTER_AREA
+    )
+    assert np.abs(shrunk - proxy.alphas[0].astype(np.float32)).max() < 2e-3
+    report = analyse(src)
+    assert report.flow_compensated and report.changes["person01"][1] is not None

@@ -142,6 +142,9 @@ def test_wipe_between_two_results(qtbot, piped, tmp_path):
     np.testing.assert_array_equal(shown[below_labels, 90:], right[below_labels, 90:])
     window.set_wipe(False)
     np.testing.assert_array_equal(shown_image(window), left)
+    # opening another result drops B and the wipe
+    assert window.open_result(str(b))
+    assert window.compare is None and not window.wipe_on and not window.wipe_check.isEnabled()
 
 
 def test_approve_and_flag_round_trip_to_json(qtbot, piped, tmp_path):
