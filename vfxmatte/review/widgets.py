@@ -64,6 +64,10 @@ class ImageViewer(QGraphicsView):
             self.fit()
             self._fitted = True
 
+    def fit_next_image(self) -> None:
+        """A new result may have another size: fit the next picture instead of keeping zoom."""
+        self._fitted = False
+
     def clear(self) -> None:
         self._item.setPixmap(QPixmap())
 

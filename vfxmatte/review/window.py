@@ -329,7 +329,9 @@ class ReviewWindow(QMainWindow):
         self.slider.blockSignals(False)
         self.index = 0
         self.graph.set_frames(self.frames)
-        self.viewer._fitted = False
+        self.graph.current = 0
+        self.displayed = self.shown_images = None
+        self.viewer.fit_next_image()
         self._refresh_flag_list()
         self.show_frame()
         self.start_analysis()
