@@ -233,6 +233,7 @@ class Job:
                 "vfxmatte:instances": ",".join(result.names),
                 "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
                 "vfxmatte:frame": str(result.frame),
+                "vfxmatte:plate": self.spec.plate,
             },
             compression=self.compression,
         )

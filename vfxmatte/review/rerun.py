@@ -1,0 +1,111 @@
+"""Re-running flagged frames with changed settings into a new folder, for an A/B comparison.
+
+The result EXRs name their plate and engine but not their masks, so a re-run starts from a base
+:class:`~vfxmatte.jobspec.JobSpec`: the job spec the results were made with (``--job``), or one
+built from the plate and ``--mask`` options given to the review. The re-run never overwrites the
+reviewed folder: it writes a sibling ``<folder>_rerunNN`` with the same file names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
+from vfxmatte.events import EventCallback, ignore_events
+from vfxmatte.jobspec import JobSpec
+from vfxmatte.pipeline import Job, JobResult
+from vfxmatte.review.model import ResultFolder
+from vfxmatte.sequence import format_frames
+
+
+def load_job_spec(path: str | Path) -> JobSpec:
+    """A JobSpec from a JSON file, with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"job spec {path} does not exist")
+    try:
+        return JobSpec.model_validate(json.loads(path.read_text()))
+    except (ValueError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise InvalidInputError(f"job spec {path} is not a valid vfxmatte job: {first}") from exc
+
+
+def base_spec(
+    result: ResultFolder,
+    job: JobSpec | None = None,
+    masks: dict[str, str] | None = None,
+    plate: str | None = None,
+) -> JobSpec | None:
+    """What a re-run starts from; None when the masks are unknown (re-run then unavailable)."""
+    if job is not None:
+        return job
+    plate = plate or result.plate_pattern
+    if not masks or not plate:
+        return None
+    return JobSpec(plate=plate, out=result.sequence.pattern, masks=masks, engine=result.engine)
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``"band=0.02 eps=1e-4"`` (spaces or commas) -> typed dict, numbers parsed."""
+    parsed: dict[str, Any] = {}
+    for item in (t for t in re.split(r"[\s,]+", text.strip()) if t):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadArgumentError(f"engine option '{item}': expected KEY=VALUE")
+        for cast in (int, float):
+            try:
+                parsed[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            parsed[key] = {"true": True, "false": False}.get(value.lower(), value)
+    return parsed
+
+
+def next_rerun_folder(result: ResultFolder) -> Path:
+    """``<folder>_rerun01``, ``_rerun02``...: the first that does not exist yet."""
+    stem = re.sub(r"_rerun\d+$", "", result.folder.name)
+    for i in range(1, 1000):
+        candidate = result.folder.with_name(f"{stem}_rerun{i:02d}")
+        if not candidate.exists():
+            return candidate
+    raise BadArgumentError(f"too many re-run folders beside {result.folder}; clean some up")
+
+
+def rerun_spec(
+    base: JobSpec,
+    result: ResultFolder,
+    frames: list[int],
+    engine: str,
+    engine_options: dict[str, Any],
+    out_folder: Path,
+) -> JobSpec:
+    """The base job restricted to ``frames`` with the new engine/settings, writing to out_folder."""
+    if not frames:
+        raise BadArgumentError("no frames to re-run: flag some frames first")
+    out = str(out_folder / Path(result.sequence.pattern).name)
+    return base.model_copy(
+        update={
+            "out": out,
+            "frames": format_frames(frames),
+            "engine": engine,
+            "engine_options": engine_options,
+            "skip_existing": False,
+        }
+    )
+
+
+def run_rerun(
+    spec: JobSpec,
+    on_event: EventCallback = ignore_events,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> JobResult:
+    """Validate and run; the same Job the CLI runs, so a re-run is exactly a `vfxmatte run`."""
+    return Job(spec, on_event).run(should_stop)
