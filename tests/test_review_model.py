@@ -256,7 +256,9 @@ def test_view_modes_and_wipe(piped):
 def test_rerun_spec_from_masks(piped, tmp_path):
     folder = copy_result(piped.out, tmp_path / "res")
     r = ResultFolder(folder)
-    assert base_spec(r) is None  # masks unknown: no re-run
+    recorded = base_spec(r)  # the EXRs record the masks they were made with
+    assert recorded is not None
+    assert recorded.masks == {k: str(Path(v).absolute()) for k, v in piped.shot.masks.items()}
     base = base_spec(r, masks=piped.shot.masks)
     assert base.plate == piped.shot.plate and base.engine == "guided"
     out = next_rerun_folder(r)

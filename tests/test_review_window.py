@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt application exists
 
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -16,6 +17,7 @@ from review_data import cached_pipeline_result, copy_result  # noqa: E402
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QTimer  # noqa: E402
 
+from vfxmatte.io.images import read_image, write_exr  # noqa: E402
 from vfxmatte.review import compose  # noqa: E402
 from vfxmatte.review.compose import Background, ViewMode  # noqa: E402
 from vfxmatte.review.model import FLAGGED, ResultFolder, ReviewStore  # noqa: E402
@@ -215,8 +217,23 @@ def test_rerun_one_flagged_frame_off_the_gui_thread(qtbot, piped, tmp_path):
     assert "no frame 1003" in window.view_note.text()
 
 
+def _forget_masks(folder):
+    """Rewrite a result folder's EXRs without the recorded masks (as older results were)."""
+    for exr in sorted(Path(folder).glob("*.exr")):
+        img = read_image(exr)
+        meta = [m for m in img.metadata if m[0] not in ("vfxmatte:masks", "vfxmatte:id_map")]
+        write_exr(
+            exr,
+            {c: img.pixels[..., i] for i, c in enumerate(img.channels)},
+            img.data_window,
+            img.display_window,
+            metadata=meta,
+        )
+
+
 def test_rerun_without_masks_explains_what_is_needed(qtbot, piped, tmp_path):
     folder = copy_result(piped.out, tmp_path / "res")
+    _forget_masks(folder)
     window = open_window(qtbot, ReviewOptions(result=str(folder)))
     window.mark(FLAGGED)
     assert not window.start_rerun()

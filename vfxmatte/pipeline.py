@@ -8,6 +8,7 @@ mistake surface as a traceback: input problems are found before the first frame 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,7 +234,9 @@ class Job:
                 "vfxmatte:instances": ",".join(result.names),
                 "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
                 "vfxmatte:frame": str(result.frame),
-                "vfxmatte:plate": self.spec.plate,
+                "vfxmatte:plate": _absolute(self.spec.plate),
+                "vfxmatte:masks": json.dumps({k: _absolute(v) for k, v in self.spec.masks.items()}),
+                "vfxmatte:id_map": _absolute(self.spec.id_map) if self.spec.id_map else "",
             },
             compression=self.compression,
         )
@@ -313,6 +316,11 @@ class _StageClock:
         now = time.perf_counter()
         self.laps[stage] = self.laps.get(stage, 0.0) + now - self._t
         self._t = now
+
+
+def _absolute(pattern: str) -> str:
+    """Absolute form of a sequence pattern, so results opened elsewhere still find their inputs."""
+    return str(Path(pattern).expanduser().absolute())
 
 
 def _pad_to(values: np.ndarray, data: Window, display: Window) -> np.ndarray:

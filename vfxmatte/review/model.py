@@ -120,6 +120,15 @@ class ResultFrame:
     display_window: Window
 
 
+def _recorded_masks(text: str) -> dict[str, str]:
+    """The ``vfxmatte:masks`` attribute ({name: pattern} as JSON) or {} if absent/unreadable."""
+    try:
+        masks = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in masks.items()} if isinstance(masks, dict) else {}
+
+
 class ResultFolder:
     """An EXR result sequence: its frames, people, plate and problems."""
 
@@ -152,6 +161,8 @@ class ResultFolder:
         self.engine = spec.get_string_attribute("vfxmatte:engine") or "unknown"
         self.display_window = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
         self.plate_pattern = plate or spec.get_string_attribute("vfxmatte:plate") or None
+        self.mask_patterns = _recorded_masks(spec.get_string_attribute("vfxmatte:masks"))
+        self.id_map_pattern = spec.get_string_attribute("vfxmatte:id_map") or None
         gaps = sorted(set(range(self.frames[0], self.frames[-1] + 1)) - set(self.frames))
         self.missing = gaps
         if gaps:

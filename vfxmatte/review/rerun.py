@@ -1,8 +1,8 @@
 """Re-running flagged frames with changed settings into a new folder, for an A/B comparison.
 
-The result EXRs name their plate and engine but not their masks, so a re-run starts from a base
+The result EXRs name their plate, masks (or ID map) and engine, so a re-run starts from a base
 :class:`~vfxmatte.jobspec.JobSpec`: the job spec the results were made with (``--job``), or one
-built from the plate and ``--mask`` options given to the review. The re-run never overwrites the
+built from the plate and masks given to the review (``--mask``) or recorded in the EXRs. The re-run never overwrites the
 reviewed folder: it writes a sibling ``<folder>_rerunNN`` with the same file names.
 """
 
@@ -46,9 +46,14 @@ def base_spec(
     if job is not None:
         return job
     plate = plate or result.plate_pattern
-    if not masks or not plate:
+    masks = masks or result.mask_patterns
+    if not plate or not (masks or result.id_map_pattern):
         return None
-    return JobSpec(plate=plate, out=result.sequence.pattern, masks=masks, engine=result.engine)
+    if masks:
+        return JobSpec(plate=plate, out=result.sequence.pattern, masks=masks, engine=result.engine)
+    return JobSpec(
+        plate=plate, out=result.sequence.pattern, id_map=result.id_map_pattern, engine=result.engine
+    )
 
 
 def parse_options(text: str) -> dict[str, Any]:
