@@ -103,15 +103,33 @@ def flow_to_previous(
     """
     back = dis_flow(cur_grey, prev_grey)  # cur(x) ~ prev(x + back(x))
     fwd = dis_flow(prev_grey, cur_grey)  # prev(y) ~ cur(y + fwd(y))
+    reliable = flow_reliability(
+        back, fwd, prev_grey, cur_grey, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
+    )
+    scale = plate_width / cur_grey.shape[1]
+    speed = np.sqrt((back**2).sum(-1)) * scale
+    return FlowPair(back, reliable, speed.astype(np.float32), scale)
+
+
+def flow_reliability(
+    back: np.ndarray,
+    fwd: np.ndarray,
+    prev_grey: np.ndarray,
+    cur_grey: np.ndarray,
+    fb_tolerance: float = 1.0,
+    colour_tolerance: float = 25.0,
+) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: how far to trust ``back`` (current -> previous) at each pixel.
+
+    back: current -> previous flow; fwd: previous -> current flow. A pixel is reliable when the
+    round trip returns where it started (tolerance growing with motion) and the warped previous
+    frame has its colour; occluded and disoccluded pixels fail one or the other.
+    """
     fwd_at = warp(fwd, back)  # forward flow sampled where each current pixel came from
-    round_trip = back + fwd_at
-    err2 = (round_trip**2).sum(-1)
+    err2 = ((back + fwd_at) ** 2).sum(-1)
     mag2 = (back**2).sum(-1) + (fwd_at**2).sum(-1)
-    tol2 = fb_tolerance**2 * (1.0 + 0.05 * mag2)
-    fb_ok = np.exp(-err2 / tol2)
+    fb_ok = np.exp(-err2 / (fb_tolerance**2 * (1.0 + 0.05 * mag2)))
     warped_prev = warp(prev_grey.astype(np.float32), back)
     colour_err = np.abs(warped_prev - cur_grey.astype(np.float32))
     colour_ok = np.exp(-((colour_err / colour_tolerance) ** 2))
-    scale = plate_width / cur_grey.shape[1]
-    speed = np.sqrt((back**2).sum(-1)) * scale
-    return FlowPair(back, (fb_ok * colour_ok).astype(np.float32), speed.astype(np.float32), scale)
+    return (fb_ok * colour_ok).astype(np.float32)

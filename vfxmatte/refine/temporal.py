@@ -39,21 +39,33 @@ DEFAULT_STRENGTH = 0.6
 DEFAULT_SPEED_LIMIT = 0.02
 
 
-def blend_weight(pair: FlowPair, strength: float, plate_width: int, speed_limit: float) -> np.ndarray:
+def blend_weight(
+    pair: FlowPair, strength: float, plate_width: int, speed_limit: float
+) -> np.ndarray:
     """Per-pixel weight (flow resolution) of the warped previous alpha."""
     slow = np.exp(-((pair.speed / max(speed_limit * plate_width, 1e-6)) ** 2))
     return (strength * pair.reliable * slow).astype(np.float32)
 
 
 def blend(
-    alphas: np.ndarray, prev_alphas: np.ndarray, pair: FlowPair, weight: np.ndarray
+    alphas: np.ndarray,
+    prev_alphas: np.ndarray,
+    pair: FlowPair,
+    weight: np.ndarray,
+    active: Sequence[bool] | None = None,
 ) -> np.ndarray:
-    """Warp ``prev_alphas`` (N,H,W) to the current frame and blend with ``alphas`` by ``weight``."""
+    """Warp ``prev_alphas`` (N,H,W) to the current frame and blend with ``alphas`` by ``weight``.
+
+    active: per instance; an inactive one (its mask is empty or missing on this frame: the person
+    left the shot) keeps its current alpha, so no ghost of the previous frame lingers.
+    """
     n, h, w = alphas.shape
     flow = resize_flow(pair.backward, w, h)
     wgt = resize_map(weight, w, h)
-    out = np.empty_like(alphas)
+    out = alphas.copy()
     for i in range(n):
+        if active is not None and not active[i]:
+            continue
         warped = warp(prev_alphas[i], flow)
         out[i] = wgt * warped + (1.0 - wgt) * alphas[i]
     return np.clip(out, 0.0, 1.0)
@@ -88,8 +100,14 @@ class TemporalSmoother:
     def enabled(self) -> bool:
         return self.strength > 0.0
 
-    def __call__(self, frame_rgb: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-        """Smooth one frame: frame_rgb (H,W,3) display-referred float, alphas (N,H,W) in [0,1]."""
+    def __call__(
+        self, frame_rgb: np.ndarray, alphas: np.ndarray, active: Sequence[bool] | None = None
+    ) -> np.ndarray:
+        """Smooth one frame: frame_rgb (H,W,3) display-referred float, alphas (N,H,W) in [0,1].
+
+        active: optional per-instance flags; inactive instances (no mask on this frame) are
+        passed through unsmoothed.
+        """
         alphas = np.asarray(alphas, np.float32)
         if not self.enabled:
             return alphas
@@ -100,7 +118,7 @@ class TemporalSmoother:
         else:
             pair = flow_to_previous(prev_grey, grey, alphas.shape[2])
             weight = blend_weight(pair, self.strength, alphas.shape[2], self.speed_limit)
-            out = blend(alphas, prev_alphas, pair, weight)
+            out = blend(alphas, prev_alphas, pair, weight, active)
         self._prev_grey, self._prev_alphas = grey, out
         return out
 
