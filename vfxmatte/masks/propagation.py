@@ -28,7 +28,25 @@ from vfxmatte.io.images import Window
 from vfxmatte.masks.sources import MaskFrame, MaskSource, MaskState
 from vfxmatte.sequence import format_frames
 
+_CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 GreyReader = Callable[[int], np.ndarray]  # frame -> uint8 grey plate at flow resolution
+
+
+def grey_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter with a grey guide (OpenCV box filters): ``src`` smoothed
+    except across the guide's edges, which pulls a drifting mask boundary back onto them."""
+    if radius <= 0:
+        return src
+    i = guide.astype(np.float32) / 255.0
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
+
+    mean_i, mean_p = mean(i), mean(src)
+    a = (mean(i * src) - mean_i * mean_p) / (mean(i * i) - mean_i * mean_i + eps)
+    b = mean_p - a * mean_i
+    return mean(a) * i + mean(b)
 
 
 class _Lru(OrderedDict):
@@ -101,6 +119,7 @@ class PropagatedMasks(MaskSource):
         shot_frames: list[int],
         read_grey: GreyReader,
         cache_frames: int = 64,
+        snap_radius: int = 4,
     ):
         self.inner = inner
         self.names = list(inner.names)
@@ -108,6 +127,7 @@ class PropagatedMasks(MaskSource):
         self.shot = sorted(set(shot_frames))
         self._index = {f: i for i, f in enumerate(self.shot)}
         self.read_grey = read_grey
+        self.snap_radius = snap_radius
         self._grey = _Lru(cache_frames)
         self._flow = _Lru(2 * cache_frames)
         self._reliable = _Lru(2 * cache_frames)
@@ -167,11 +187,14 @@ class PropagatedMasks(MaskSource):
         return out
 
     def _step(self, mask: np.ndarray, prev: int, cur: int) -> np.ndarray:
-        """Carry a binary mask from ``prev`` to ``cur``.
+        """Carry a binary mask from ``prev`` to ``cur``: warp, then re-fit its edge.
 
-        Where the flow is unreliable (occlusion, a background object sliding past the person's
-        edge) the pixel keeps its previous value instead of following the flow: a moving
-        background never drags the mask along with it.
+        Only the band around the warped edge is re-decided; the body's interior and the far
+        background are kept as warped, so shirt folds or motion blur never punch holes. In the
+        band, pixels whose flow is unreliable do not inherit the mask (they are being revealed:
+        background uncovered behind a moving person, a car sliding out from behind them), and a
+        guided filter by the current plate pulls the edge back onto the image's edges, so
+        flow blurred across a motion boundary does not make the mask creep frame after frame.
         """
         back = self._flow_between(cur, prev)
         reliable = self._reliable.get_or(
@@ -181,8 +204,18 @@ class PropagatedMasks(MaskSource):
             ),
         )
         moved = warp(mask, back)
-        carried = np.where(reliable > 0.5, moved, mask)
-        return (carried > 0.5).astype(np.float32)
+        inside = (moved > 0.5).astype(np.uint8)
+        if not inside.any():
+            return inside.astype(np.float32)
+        band_kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (4 * self.snap_radius + 1, 4 * self.snap_radius + 1)
+        )
+        core = cv2.erode(inside, band_kernel)
+        reach = cv2.dilate(inside, band_kernel)
+        carried = moved * (reliable > 0.5)
+        snapped = grey_guided_filter(self._grey_of(cur), carried, self.snap_radius, 1e-3) > 0.5
+        out = np.where(core > 0, 1, np.where(reach > 0, snapped, 0)).astype(np.uint8)
+        return cv2.morphologyEx(out, cv2.MORPH_CLOSE, _CLOSE_KERNEL).astype(np.float32)
 
     def _segment(self, name: str, frame: int) -> np.ndarray:
         """Soft propagated mask of ``name`` at ``frame`` (flow resolution), segment cached."""
