@@ -36,6 +36,7 @@ class MoviePlate:
     """A movie file as a plate: frames ``start_frame .. start_frame + count - 1``."""
 
     def __init__(self, path: str | Path, start_frame: int = 1001):
+        self._proc: subprocess.Popen | None = None
         self.path = Path(path)
         self.start_frame = int(start_frame)
         self.description = f"{self.path} (movie, first frame {self.start_frame})"
@@ -45,7 +46,8 @@ class MoviePlate:
             info = ffmpeg.probe(str(self.path), count_frames=None, select_streams="v:0")
         except ffmpeg.Error as exc:
             raise InvalidInputError(
-                f"movie plate {self.path} cannot be decoded by ffmpeg ({_last_line(exc.stderr)}); "
+                f"movie plate {self.path} cannot be decoded by ffmpeg "
+                f"({_last_line(exc.stderr).replace(f'{self.path}: ', '')}); "
                 "check the file or convert it to an image sequence"
             ) from exc
         streams = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
@@ -64,7 +66,6 @@ class MoviePlate:
         self.deep = any(tag in pix_fmt for tag in ("10", "12", "16"))
         self._pix_fmt = "rgb48le" if self.deep else "rgb24"
         self._frame_bytes = self.width * self.height * 3 * (2 if self.deep else 1)
-        self._proc: subprocess.Popen | None = None
         self._next = 0
 
     # -- PlateSource interface (duck-typed so vfxmatte.io never imports vfxmatte.plates) -------
