@@ -169,7 +169,11 @@ class Job:
             source = PerInstanceMasks(self.spec.masks)
         keyframes = resolve_keyframes(source, shot, self.spec.keyframes)
         if isinstance(source, PerInstanceMasks):
-            source.check_not_all_empty(sorted(set().union(*keyframes.values())))
+            # A person whose keyframes inside the range are all empty is a broken export; one
+            # with no keyframe in the range is propagated from outside it instead.
+            keyed = [n for n in source.names if set(keyframes[n]) & set(self.frames)]
+            in_range = sorted(set(self.frames) & set().union(*keyframes.values()))
+            source.check_not_all_empty(in_range, names=keyed)
         if all(set(needed) <= set(keys) for keys in keyframes.values()):
             return source  # a mask on every frame: nothing to propagate
         return PropagatedMasks(source, keyframes, shot, self._grey_for_flow)

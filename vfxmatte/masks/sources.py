@@ -114,13 +114,13 @@ class PerInstanceMasks(MaskSource):
                     f"(e.g. {seq.path(frames[0])}); check the path and its padding"
                 )
 
-    def check_not_all_empty(self, frames: list[int]) -> None:
+    def check_not_all_empty(self, frames: list[int], names: list[str] | None = None) -> None:
         """Refuse a person whose mask is empty on every requested frame (a broken export).
 
         Scans frames only until each person has shown some foreground, so it usually reads one
         frame. A person empty on *some* frames (walked out of shot) is a reported state instead.
         """
-        pending = set(self.names)
+        pending = set(self.names if names is None else names)
         for f in frames:
             for name in list(pending):
                 path = self.paths[name].path(f)
