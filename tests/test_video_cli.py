@@ -95,6 +95,19 @@ def test_keyframes_outside_the_shot(shot, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_keyframes_option_propagates_between_them(shot, tmp_path):
+    """--keyframes 1001,1010: masks on disk elsewhere are ignored, frames between propagated."""
+    out = tmp_path / "o" / "m.####.exr"
+    proc = run_cli(*_args(shot, out, "--keyframes", "1001,1010", "--frames", "1001-1002"))
+    assert proc.returncode == 0, proc.stderr
+    assert "frame=1001 done=1/2 progress=50.0% " in proc.stdout
+    assert "masks=person01:ok,person02:ok" in proc.stdout
+    assert "masks=person01:propagated,person02:propagated" in proc.stdout
+    layers = _layers(tmp_path / "o" / "m.1002.exr")
+    truth = read_image(shot.truth["person01"].replace("####", "1002")).single_channel()
+    assert layers["person01.A"][truth > 0.99].mean() > 0.9
+
+
 def _has_ffmpeg() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 

@@ -118,7 +118,7 @@ class PropagatedMasks(MaskSource):
         keyframes: dict[str, list[int]],
         shot_frames: list[int],
         read_grey: GreyReader,
-        cache_frames: int = 64,
+        cache_frames: int = 128,
         snap_radius: int = 4,
     ):
         self.inner = inner
@@ -225,6 +225,12 @@ class PropagatedMasks(MaskSource):
         after = keys[pos] if pos < len(keys) else None
 
         def build() -> dict[int, np.ndarray]:
+            # Read the segment's plates in frame order first: a movie decodes forwards only,
+            # so the backward chain would otherwise restart the decoder at every step.
+            lo = self._index[before] if before is not None else 0
+            hi = self._index[after] if after is not None else len(self.shot) - 1
+            for f in self.shot[lo : min(hi + 1, lo + self._grey.size)]:
+                self._grey_of(f)
             fwd = self._chain(name, before, after, +1) if before is not None else {}
             bwd = self._chain(name, after, before, -1) if after is not None else {}
             soft = {}
