@@ -71,7 +71,10 @@ def build_spec(**fields: object) -> JobSpec:
 
 
 def run(
-    plate: Annotated[str, typer.Option(help="Plate sequence, e.g. plate.####.exr, plate.%04d.dpx")],
+    plate: Annotated[
+        str,
+        typer.Option(help="Plate sequence (plate.####.exr, plate.%04d.dpx) or movie (.mov, .mp4)"),
+    ],
     out: Annotated[str, typer.Option(help="Output EXR sequence, e.g. out/matte.####.exr")],
     mask: Annotated[
         list[str] | None,
@@ -101,7 +104,7 @@ def run(
         typer.Option(help="Frames before --frames processed (not written) to warm temporal state"),
     ] = 0,
     temporal_strength: Annotated[
-        float, typer.Option(help="Temporal smoothing, 0 (off) to <1; default 0.6")
+        float, typer.Option(help="Temporal smoothing strength, 0 (off) to <1")
     ] = 0.6,
     keyframes: Annotated[
         str | None,

@@ -1,9 +1,13 @@
-"""A job over frames: read -> colour -> engine -> consistency -> write, with progress events.
+"""A job over frames: read -> colour -> engine -> consistency -> smooth -> write, with events.
 
 The pipeline never knows which engine it runs (it asks the registry) and never lets a user
 mistake surface as a traceback: input problems are found before the first frame where possible
 (missing frames, unknown colourspace, unwritable output) and otherwise raised as one-line
 :class:`~vfxmatte.errors.VfxMatteError` naming the frame.
+
+Video: frames without a mask are filled by keyframe propagation (vfxmatte.masks.propagation);
+``preroll`` frames before the range are matted and smoothed but not written, so a farm chunk
+starts with warm temporal state; smoothing state only carries between consecutive frames.
 """
 
 from __future__ import annotations
