@@ -54,6 +54,7 @@ def _layers(path):
     return {c: img.channel(c) for c in ("A", "person01.A", "person02.A")}
 
 
+@pytest.mark.integration
 def test_two_chunks_with_preroll_match_one_run(shot, tmp_path):
     whole = run_cli(*_args(shot, tmp_path / "whole" / "m.####.exr", "--frames", "1001-1010"))
     assert whole.returncode == 0, whole.stderr
@@ -85,6 +86,22 @@ def test_two_chunks_with_preroll_match_one_run(shot, tmp_path):
     a = _layers(tmp_path / "whole" / "m.1006.exr")["person01.A"]
     b = _layers(tmp_path / "cold" / "m.1006.exr")["person01.A"]
     assert np.abs(a - b).max() > STRENGTH ** (PREROLL + 1) + HALF_ROUNDING
+
+
+def test_preroll_frames_step_with_the_range_and_stop_at_gaps(shot, tmp_path):
+    from vfxmatte.jobspec import JobSpec
+    from vfxmatte.pipeline import Job
+
+    def job(frames, preroll):
+        spec = JobSpec(plate=shot.plate, out=str(tmp_path / "m.####.exr"), masks=shot.masks,
+                       frames=frames, preroll=preroll, device="cpu")  # fmt: skip
+        return Job(spec)
+
+    assert job("1007-1009x2", 2).preroll_frames == [1003, 1005]
+    assert job("1007-1009", 3).preroll_frames == [1004, 1005, 1006]
+    j = job("1003-1004", 4)
+    assert j.preroll_frames == [1001, 1002]
+    assert "2 of 4 frame(s) before 1003 (999-1000) do not exist; uses 1001-1002" in j.preroll_note
 
 
 def test_keyframes_outside_the_shot(shot, tmp_path):
