@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from vfxmatte.errors import BadArgumentError, ExitCode
+from vfxmatte.errors import BadArgumentError, ExitCode, VfxMatteError
 from vfxmatte.jobspec import JobSpec
 from vfxmatte.pipeline import Job
 from vfxmatte.progress import make_reporter
+from vfxmatte.sequence import parse_frames
 
 
 def parse_mask_options(masks: list[str]) -> dict[str, str]:
@@ -60,6 +61,18 @@ def parse_engine_options(options: list[str]) -> dict[str, object]:
     return parsed
 
 
+def parse_keyframes(text: str | None) -> list[int] | None:
+    """``"1001,1040"`` or ``"1001-1100x20"`` -> sorted frame numbers (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return parse_frames(text)
+    except VfxMatteError as exc:
+        raise BadArgumentError(
+            f"--keyframes '{text}' is not a frame list: use e.g. 1001,1040 or 1001-1100x20"
+        ) from exc
+
+
 def build_spec(**fields: object) -> JobSpec:
     try:
         return JobSpec(**fields)
@@ -71,7 +84,10 @@ def build_spec(**fields: object) -> JobSpec:
 
 
 def run(
-    plate: Annotated[str, typer.Option(help="Plate sequence, e.g. plate.####.exr, plate.%04d.dpx")],
+    plate: Annotated[
+        str,
+        typer.Option(help="Plate sequence (plate.####.exr, plate.%04d.dpx) or movie (.mov, .mp4)"),
+    ],
     out: Annotated[str, typer.Option(help="Output EXR sequence, e.g. out/matte.####.exr")],
     mask: Annotated[
         list[str] | None,
@@ -99,6 +115,21 @@ def run(
     ] = False,
     clean_plate: Annotated[str | None, typer.Option(help="Known background plate")] = None,
     progress_lines: Annotated[bool, typer.Option(help="One line per frame even on a TTY")] = False,
+    preroll: Annotated[
+        int,
+        typer.Option(help="Frames before --frames processed (not written) to warm temporal state"),
+    ] = 0,
+    temporal_strength: Annotated[
+        float, typer.Option(help="Temporal smoothing strength, 0 (off) to <1")
+    ] = 0.6,
+    keyframes: Annotated[
+        str | None,
+        typer.Option(help="Frames whose masks are used (e.g. 1001,1040); the rest are propagated"),
+    ] = None,
+    start_frame: Annotated[int, typer.Option(help="Number of a movie plate's first frame")] = 1001,
+    preview: Annotated[
+        str | None, typer.Option(help="Also write a ProRes 4444 review movie (.mov)")
+    ] = None,
 ) -> None:
     """Matte FRAMES of PLATE into one alpha layer per person (`<name>.A`) plus the union `A`."""
     spec = build_spec(
@@ -118,6 +149,11 @@ def run(
         write_colour=colour,
         skip_existing=skip_existing,
         clean_plate=clean_plate,
+        preroll=preroll,
+        temporal_strength=temporal_strength,
+        keyframes=parse_keyframes(keyframes),
+        start_frame=start_frame,
+        preview=preview,
     )
     execute(spec, progress_lines)
 

@@ -28,6 +28,15 @@ class JobSpec(BaseModel):
     write_colour: bool = False
     skip_existing: bool = False
     clean_plate: str | None = None
+    # Video (issue 5). temporal_strength's default equals refine.temporal.DEFAULT_STRENGTH (kept
+    # literal so the spec imports no OpenCV); 0 turns smoothing off.
+    preroll: int = Field(0, ge=0, description="frames before the range processed, not written")
+    temporal_strength: float = Field(0.6, ge=0.0, lt=1.0)
+    keyframes: list[int] | None = Field(
+        None, description="frames whose masks are used; others are propagated"
+    )
+    start_frame: int = Field(1001, description="number of a movie plate's first frame")
+    preview: str | None = Field(None, description="ProRes 4444 review movie (.mov)")
 
     @model_validator(mode="after")
     def _one_mask_source(self) -> JobSpec:
@@ -35,4 +44,6 @@ class JobSpec(BaseModel):
             raise ValueError(
                 "give either masks (--mask NAME=PATH, repeatable) or --id-map, not both"
             )
+        if self.keyframes is not None and not self.keyframes:
+            raise ValueError("--keyframes is empty; list frames, e.g. 1001,1040")
         return self

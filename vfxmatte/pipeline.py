@@ -1,9 +1,13 @@
-"""A job over frames: read -> colour -> engine -> consistency -> write, with progress events.
+"""A job over frames: read -> colour -> engine -> consistency -> smooth -> write, with events.
 
 The pipeline never knows which engine it runs (it asks the registry) and never lets a user
 mistake surface as a traceback: input problems are found before the first frame where possible
 (missing frames, unknown colourspace, unwritable output) and otherwise raised as one-line
 :class:`~vfxmatte.errors.VfxMatteError` naming the frame.
+
+Video: frames without a mask are filled by keyframe propagation (vfxmatte.masks.propagation);
+``preroll`` frames before the range are matted and smoothed but not written, so a farm chunk
+starts with warm temporal state; smoothing state only carries between consecutive frames.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from vfxmatte.devices import resolve_device
 from vfxmatte.engines import Engine, EngineInput, create_engine
 from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
+from vfxmatte.flow import to_grey
 from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
@@ -39,10 +44,13 @@ from vfxmatte.io.images import (
     write_exr,
 )
 from vfxmatte.jobspec import JobSpec
+from vfxmatte.masks.propagation import PropagatedMasks, resolve_keyframes
 from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState, PerInstanceMasks
 from vfxmatte.plates import PlateSource, open_plate
+from vfxmatte.preview import review_frame
 from vfxmatte.refine.consistency import enforce_instance_consistency
-from vfxmatte.sequence import SequencePath, parse_frames
+from vfxmatte.refine.temporal import TemporalSmoother
+from vfxmatte.sequence import SequencePath, format_frames, parse_frames
 
 
 @dataclass
@@ -77,10 +85,10 @@ class Job:
         self.spec = spec
         self.on_event = on_event
         self.compression = normalise_compression(spec.compression)
-        self.plate: PlateSource = open_plate(spec.plate)
+        self.plate: PlateSource = open_plate(spec.plate, spec.start_frame)
         self.frames = self._resolve_frames()
         self.plate.check_frames(self.frames)
-        self.masks: MaskSource = self._open_masks()
+        self.preroll_frames, self.preroll_note = self._resolve_preroll()
         self.out = SequencePath(spec.out)
         if len(self.frames) > 1 and not self.out.is_sequence:
             raise BadArgumentError(
@@ -89,6 +97,10 @@ class Job:
             )
         if Path(spec.out).suffix.lower() != ".exr":
             raise BadArgumentError(f"--out {spec.out}: mattes are written as EXR; end it in .exr")
+        if spec.preview and Path(spec.preview).suffix.lower() != ".mov":
+            raise BadArgumentError(
+                f"--preview {spec.preview}: the review movie is ProRes 4444; end it in .mov"
+            )
         self.config = load_config(spec.ocio_config)
         self.user_colorspace = (
             resolve_colorspace(self.config, spec.colorspace) if spec.colorspace else None
@@ -96,8 +108,15 @@ class Job:
         self.device = resolve_device(spec.device)
         self.engine: Engine = create_engine(spec.engine, self.device, spec.engine_options)
         self.engine_colorspace = encoding_colorspace(self.config, self.engine.input_encoding)
-        self.clean_plate = open_plate(spec.clean_plate) if spec.clean_plate else None
+        self.clean_plate = (
+            open_plate(spec.clean_plate, spec.start_frame) if spec.clean_plate else None
+        )
         self._converters: dict[str, ColourConverter] = {}
+        self.masks: MaskSource = self._open_masks()
+        self.smoother = TemporalSmoother(spec.temporal_strength)
+        order = [*self.preroll_frames, *self.frames]
+        self._follows = dict(zip(order[1:], order[:-1], strict=True))  # frame -> its predecessor
+        self._last_smoothed: int | None = None
 
     # -- validation -------------------------------------------------------------------------
     def _resolve_frames(self) -> list[int]:
@@ -110,15 +129,64 @@ class Job:
             )
         return frames
 
+    def _resolve_preroll(self) -> tuple[list[int], str]:
+        """The pre-roll frames that exist just before the range, and a note if some do not.
+
+        Pre-roll steps like the range (1001-1100x2 pre-rolls 999, 997, ...). Only the unbroken
+        run of existing frames next to the range is used: temporal state must not bridge a gap.
+        """
+        want = self.spec.preroll
+        if not want:
+            return [], ""
+        step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
+        first = self.frames[0]
+        wanted = [first - step * k for k in range(want, 0, -1)]
+        found: list[int] = []
+        for f in reversed(wanted):
+            if not self.plate.exists(f):
+                break
+            found.insert(0, f)
+        if len(found) == want:
+            return found, ""
+        have = f"uses {format_frames(found)}" if found else "starts cold"
+        return found, (
+            f"pre-roll: {want - len(found)} of {want} frame(s) before {first} "
+            f"({format_frames(wanted[: want - len(found)])}) do not exist; {have}"
+        )
+
+    def _shot_frames(self) -> list[int]:
+        """Every plate frame propagation may walk through: the shot on disk and the job's frames."""
+        return sorted(
+            set(self.plate.frames_on_disk()) | set(self.frames) | set(self.preroll_frames)
+        )
+
     def _open_masks(self) -> MaskSource:
+        """The mask source; wrapped in keyframe propagation when some frame lacks a mask."""
+        needed = [*self.preroll_frames, *self.frames]
+        shot = self._shot_frames()
         if self.spec.id_map:
-            source = IdMapMasks(self.spec.id_map, self.spec.ids)
-            source.discover_ids(self.frames)
-            return source
-        source = PerInstanceMasks(self.spec.masks)
-        source.check_exists(self.frames)
-        source.check_not_all_empty(self.frames)
-        return source
+            source: MaskSource = IdMapMasks(self.spec.id_map, self.spec.ids)
+            with_file = source.frames_available(needed) or source.frames_available(
+                self.spec.keyframes or shot
+            )
+            source.discover_ids(with_file or needed)
+        else:
+            source = PerInstanceMasks(self.spec.masks)
+        keyframes = resolve_keyframes(source, shot, self.spec.keyframes)
+        if isinstance(source, PerInstanceMasks):
+            # A person whose keyframes inside the range are all empty is a broken export; one
+            # with no keyframe in the range is propagated from outside it instead.
+            keyed = [n for n in source.names if set(keyframes[n]) & set(self.frames)]
+            in_range = sorted(set(self.frames) & set().union(*keyframes.values()))
+            source.check_not_all_empty(in_range, names=keyed)
+        if all(set(needed) <= set(keys) for keys in keyframes.values()):
+            return source  # a mask on every frame: nothing to propagate
+        return PropagatedMasks(source, keyframes, shot, self._grey_for_flow)
+
+    def _grey_for_flow(self, frame: int) -> np.ndarray:
+        """The plate frame as the engine sees it, in grey at flow resolution (for propagation)."""
+        plate = self.plate.read(frame)
+        return to_grey(self._converter(plate).apply(plate.rgb()))
 
     # -- per-frame work ---------------------------------------------------------------------
     def _converter(self, plate: ImageFrame) -> ColourConverter:
@@ -163,15 +231,36 @@ class Job:
         clock.lap("engine")
         alphas, union = enforce_instance_consistency(alphas)
         clock.lap("refine")
+        alphas_np = alphas.float().cpu().numpy()
+        union_np = union.float().cpu().numpy()
+        if self.smoother.enabled:
+            alphas_np, union_np = self._smooth(frame, new_shot, rgb, alphas_np, mask_frame)
+            clock.lap("smooth")
         return MatteFrame(
             frame=frame,
             plate=plate,
             names=mask_frame.names,
-            alphas=alphas.float().cpu().numpy(),
-            union=union.float().cpu().numpy(),
+            alphas=alphas_np,
+            union=union_np,
             states={k: str(v) for k, v in mask_frame.states.items()},
             timings=clock.laps,
         )
+
+    def _smooth(
+        self, frame: int, new_shot: bool, rgb: np.ndarray, alphas: np.ndarray, masks: MaskFrame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Temporal smoothing after consistency; state carries only between consecutive frames."""
+        if (
+            new_shot
+            or self._last_smoothed is None
+            or self._follows.get(frame) != self._last_smoothed
+        ):
+            self.smoother.reset()
+        active = [masks.states.get(n) in (MaskState.OK, MaskState.PROPAGATED) for n in masks.names]
+        smoothed = self.smoother(rgb, alphas, active)
+        self._last_smoothed = frame
+        out, union = enforce_instance_consistency(torch.from_numpy(smoothed))
+        return out.numpy(), union.numpy()
 
     def _run_engine(self, inp: EngineInput) -> torch.Tensor:
         if inp.new_shot:
@@ -258,6 +347,53 @@ class Job:
         )
         required = self.output_channels(self.masks.names)
         first = True
+        if self.preroll_note:
+            result.warnings.append(self.preroll_note)
+            self.on_event(
+                ProgressEvent(EventKind.WARNING, self.frames[0], message=self.preroll_note)
+            )
+        for i, frame in enumerate(self.preroll_frames):
+            if should_stop():
+                raise CancelledError(f"cancelled in pre-roll before frame {frame}")
+            t0 = time.perf_counter()
+            self.matte_frame(frame, new_shot=first)
+            first = False
+            self.on_event(
+                ProgressEvent(
+                    EventKind.PREROLL,
+                    frame,
+                    0,
+                    total,
+                    seconds=time.perf_counter() - t0,
+                    message=f"pre-roll {i + 1}/{len(self.preroll_frames)}, not written",
+                )
+            )
+        preview = _PreviewSink(self.spec.preview, getattr(self.plate, "fps", 24.0))
+        try:
+            self._loop(result, required, first, should_stop, preview)
+        except BaseException:
+            preview.abort()
+            raise
+        preview.close()
+        self.on_event(
+            ProgressEvent(
+                EventKind.DONE,
+                done=total,
+                total=total,
+                message=f"written={len(result.written)} skipped={len(result.skipped)}",
+            )
+        )
+        return result
+
+    def _loop(
+        self,
+        result: JobResult,
+        required: list[str],
+        first: bool,
+        should_stop: Callable[[], bool],
+        preview: _PreviewSink,
+    ) -> None:
+        total = len(self.frames)
         for frame in self.frames:
             if should_stop():
                 raise CancelledError(f"cancelled before frame {frame}")
@@ -267,6 +403,7 @@ class Job:
                 result.skipped.append(frame)
                 self.on_event(ProgressEvent(EventKind.SKIP, frame, done + 1, total, path=str(path)))
                 first = True  # temporal state must not bridge a gap
+                preview.add_written(self, frame, path)
                 continue
             t0 = time.perf_counter()
             matte = self.matte_frame(frame, new_shot=first)
@@ -275,6 +412,7 @@ class Job:
             t_write = time.perf_counter()
             self.write_frame(matte)
             matte.timings["write"] = time.perf_counter() - t_write
+            preview.add(self, matte)
             result.written.append(frame)
             self.on_event(
                 ProgressEvent(
@@ -287,22 +425,52 @@ class Job:
                     states=matte.states,
                 )
             )
-        self.on_event(
-            ProgressEvent(
-                EventKind.DONE,
-                done=total,
-                total=total,
-                message=f"written={len(result.written)} skipped={len(result.skipped)}",
-            )
-        )
-        return result
 
     def _report_mask_states(self, matte: MatteFrame, result: JobResult) -> None:
         for name, state in matte.states.items():
-            if state != MaskState.OK:
+            if state not in (MaskState.OK, MaskState.PROPAGATED):
                 msg = f"frame {matte.frame}: mask of {name} is {state}; its layer is empty"
                 result.warnings.append(msg)
                 self.on_event(ProgressEvent(EventKind.WARNING, matte.frame, message=msg))
+
+
+class _PreviewSink:
+    """Feeds written frames to a ProRes review movie when ``--preview`` is given (else no-op)."""
+
+    def __init__(self, path: str | None, fps: float):
+        self.path, self.fps = path, fps
+        self.writer = None
+
+    def add(self, job: Job, matte: MatteFrame) -> None:
+        if not self.path:
+            return
+        rgb = job._converter(matte.plate).apply(matte.plate.rgb())
+        frame = review_frame(rgb, matte.alphas, matte.names, f"{matte.frame}")
+        if self.writer is None:
+            from vfxmatte.io.movie import ProResPreviewWriter
+
+            self.writer = ProResPreviewWriter(self.path, frame.shape[1], frame.shape[0], self.fps)
+        self.writer.write(frame)
+
+    def add_written(self, job: Job, frame: int, path: Path) -> None:
+        """A frame kept from an earlier run: its layers are read back from the EXR."""
+        if not self.path:
+            return
+        from vfxmatte.io.images import read_image
+
+        plate = job.plate.read(frame)
+        exr = read_image(path, f"matte frame {frame}")
+        names = list(job.masks.names)
+        alphas = np.stack([exr.channel(f"{n}.A") for n in names]) if names else np.zeros((0,))
+        self.add(job, MatteFrame(frame, plate, names, alphas, exr.channel("A"), {}))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
 
 
 class _StageClock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vfxmatte.errors import MissingInputError
 from vfxmatte.io.images import ImageFrame, read_image
+from vfxmatte.io.movie import MoviePlate, is_movie
 from vfxmatte.sequence import SequencePath, format_frames
 
 
@@ -49,6 +50,15 @@ class ImageSequencePlate(PlateSource):
         return read_image(self.path.path(frame), f"plate frame {frame}")
 
 
-def open_plate(pattern: str) -> PlateSource:
-    """Pick the plate source for a path (movie files are handled by vfxmatte.io.movie)."""
+class MoviePlateSource(MoviePlate, PlateSource):
+    """A MOV/MP4/... plate decoded by ffmpeg; frames numbered from ``start_frame``."""
+
+
+def open_plate(pattern: str, start_frame: int = 1001) -> PlateSource:
+    """Pick the plate source for a path: a movie file (by extension) or an image sequence.
+
+    start_frame: the number of a movie's first frame (image sequences keep their own numbers).
+    """
+    if is_movie(pattern):
+        return MoviePlateSource(pattern, start_frame)
     return ImageSequencePlate(pattern)

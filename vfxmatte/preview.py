@@ -95,3 +95,28 @@ def save_png(path: str | Path, rgb_uint8: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(rgb_uint8, cv2.COLOR_RGB2BGR))
     return path
+
+
+def review_frame(
+    display_rgb: np.ndarray,
+    alphas: np.ndarray,
+    names: list[str],
+    label: str = "",
+    tile_width: int = 960,
+    columns: int = 3,
+) -> np.ndarray:
+    """One review-movie frame: the plate with coloured overlays, then each person's alpha.
+
+    Returns (H, W, 4) float RGBA in [0, 1], opaque, with even dimensions (video codecs want them).
+    Tiles are laid out ``columns`` to a row, labelled with the frame and each layer name.
+    """
+    tiles = [(f"{label} overlay".strip(), overlay(to_display(display_rgb), alphas))]
+    tiles += [(f"{name}.A", alpha_tile(a)) for name, a in zip(names, alphas, strict=True)]
+    w = min(tile_width, display_rgb.shape[1])
+    w -= w % 2
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    sheet = contact_sheet(rows, tile_width=w).astype(np.float32) / 255.0
+    h2, w2 = sheet.shape[0] - sheet.shape[0] % 2, sheet.shape[1] - sheet.shape[1] % 2
+    rgba = np.ones((h2, w2, 4), np.float32)
+    rgba[..., :3] = sheet[:h2, :w2]
+    return rgba

@@ -50,6 +50,8 @@ class BarReporter:
             self.progress.update(
                 self.task, completed=event.done, description=f"frame {event.frame}"
             )
+        elif event.kind == EventKind.PREROLL and self.task is not None:
+            self.progress.update(self.task, description=f"pre-roll {event.frame}")
         elif event.kind == EventKind.WARNING:
             self.console.print(f"[yellow]warning:[/] {event.message}")
         elif event.kind == EventKind.DONE:

@@ -23,6 +23,7 @@ class MaskState(StrEnum):
     OK = "ok"
     EMPTY = "empty"  # the mask exists but has no foreground on this frame
     MISSING = "missing"  # no mask file for this frame (gap, or keyframes only)
+    PROPAGATED = "propagated"  # no file here: carried from the nearest keyframes along flow
 
 
 @dataclass
@@ -76,6 +77,10 @@ class MaskSource:
         """Which of ``frames`` have a mask file for at least one person."""
         raise NotImplementedError
 
+    def has_mask(self, name: str, frame: int) -> bool:
+        """Whether person ``name`` has a mask file on ``frame`` (a keyframe candidate)."""
+        raise NotImplementedError
+
 
 class PerInstanceMasks(MaskSource):
     """One mask sequence per person, ``{"person01": "masks/p1.####.png", ...}``."""
@@ -97,6 +102,9 @@ class PerInstanceMasks(MaskSource):
     def frames_available(self, frames: list[int]) -> list[int]:
         return [f for f in frames if any(p.path(f).exists() for p in self.paths.values())]
 
+    def has_mask(self, name: str, frame: int) -> bool:
+        return self.paths[name].path(frame).exists()
+
     def check_exists(self, frames: list[int]) -> None:
         """Refuse a mask sequence with no file at all in the job's frames (a wrong path)."""
         for name, seq in self.paths.items():
@@ -106,13 +114,13 @@ class PerInstanceMasks(MaskSource):
                     f"(e.g. {seq.path(frames[0])}); check the path and its padding"
                 )
 
-    def check_not_all_empty(self, frames: list[int]) -> None:
+    def check_not_all_empty(self, frames: list[int], names: list[str] | None = None) -> None:
         """Refuse a person whose mask is empty on every requested frame (a broken export).
 
         Scans frames only until each person has shown some foreground, so it usually reads one
         frame. A person empty on *some* frames (walked out of shot) is a reported state instead.
         """
-        pending = set(self.names)
+        pending = set(self.names if names is None else names)
         for f in frames:
             for name in list(pending):
                 path = self.paths[name].path(f)
@@ -183,6 +191,9 @@ class IdMapMasks(MaskSource):
 
     def frames_available(self, frames: list[int]) -> list[int]:
         return [f for f in frames if self.path.path(f).exists()]
+
+    def has_mask(self, name: str, frame: int) -> bool:
+        return self.path.path(frame).exists()
 
     def load(self, frame: int, data_window: Window, display_window: Window) -> MaskFrame:
         masks = np.zeros((len(self.ids), data_window.height, data_window.width), np.float32)
