@@ -33,7 +33,10 @@ def eval_command(
         list[str] | None, typer.Option(help="KEY=VALUE engine setting (repeat)")
     ] = None,
     temporal_strength: Annotated[
-        float | None, typer.Option(help="Temporal smoothing on clips, as the pipeline applies it")
+        float | None,
+        typer.Option(
+            help="Temporal smoothing on clips as `run` applies it (default: run's; 0 off)"
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N images (or N frames per clip)")

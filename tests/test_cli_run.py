@@ -278,6 +278,8 @@ def test_id_map_sequence(shot, tmp_path):
         out,
         "--device",
         "cpu",
+        "--temporal-strength",  # this checks ID-map layering, not temporal quality
+        "0",
     )
     assert proc.returncode == 0, proc.stderr
     img = read_image(tmp_path / "o" / "m.1002.exr")

@@ -163,7 +163,7 @@ def test_eval_cli_clip_temporal_metrics(tmp_path, cli):
     r = cli("eval", clip, "--out", out, "--device", "cpu", "--baseline", "mask",
             "--temporal-strength", "0.5")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "dtSSD" in r.stdout and "temporal smoothing NOT applied" in r.stdout
+    assert "dtSSD" in r.stdout and "temporal smoothing applied" in r.stdout
     assert (out / "alphas" / "0002" / "01.png").exists()
     results = json.loads((out / "results.json").read_text())
     per = results["clips"]["clip_t"]
@@ -225,3 +225,21 @@ def test_trimap_guidance_uses_the_dataset_trimaps(tmp_path):
     summary = outcome.results["summary"]
     assert summary["pymatting-cf"]["mad"] < 0.5 * summary["mask"]["mad"]
     assert outcome.sheet_path is None
+
+
+def test_eval_smoother_damps_flicker_per_method():
+    """Each method gets its own causal smoother; on a static plate flicker is damped."""
+    from vfxmatte.evaluation.temporal import make_smoother
+
+    factory, note = make_smoother(0.5)
+    assert factory is not None and "applied" in note
+    assert make_smoother(0)[0] is None
+    rng = np.random.default_rng(3)
+    image = rng.random((64, 64, 3), dtype=np.float32)
+    engine, baseline = factory(), factory()
+    flicker = [np.full((1, 64, 64), v, np.float32) for v in (0.4, 0.6, 0.4, 0.6)]
+    out = [engine(a, image, i == 0) for i, a in enumerate(flicker)]
+    steps = [float(np.abs(out[i] - out[i - 1]).mean()) for i in range(1, 4)]
+    assert max(steps) < 0.2 * 0.75  # raw flicker is 0.2 per frame
+    # The second smoother never saw the first's frames: its first frame passes through.
+    assert np.allclose(baseline(np.zeros((1, 64, 64), np.float32), image, True), 0.0)

@@ -157,3 +157,33 @@ def test_client_finds_service_by_url_and_token_file(tmp_path: Path, monkeypatch)
     assert (client.url, client.token) == ("http://127.0.0.1:9999", "abc")
     monkeypatch.setenv("VFXMATTE_TOKEN_FILE", str(tmp_path / "other"))
     assert ServiceClient().token == ""  # missing file: the request says how to get one
+
+
+def test_job_request_carries_video_settings(tmp_path: Path):
+    """Pre-roll, temporal strength and keyframes reach the pipeline's job spec unchanged."""
+    from vfxmatte.server.app import _build_spec
+    from vfxmatte.server.models import JobRequest
+
+    for f in (1000, 1001, 1002):
+        (tmp_path / f"p.{f}.exr").write_bytes(b"x")
+    (tmp_path / "m.1001.png").write_bytes(b"x")
+    req = JobRequest(
+        plate=str(tmp_path / "p.####.exr"),
+        masks={"a": str(tmp_path / "m.####.png")},
+        frames="1001-1002",
+        out=str(tmp_path / "o" / "m.####.exr"),
+        preroll=1,
+        temporal_strength=0.3,
+        keyframes=[1001],
+    )
+    spec, count = _build_spec(req, "j1", PathPolicy([tmp_path]), tmp_path / "w", tmp_path / "u")
+    assert count == 2
+    assert (spec.preroll, spec.temporal_strength, spec.keyframes) == (1, 0.3, [1001])
+    default, _ = _build_spec(
+        req.model_copy(update={"temporal_strength": None}),
+        "j2",
+        PathPolicy([tmp_path]),
+        tmp_path / "w",
+        tmp_path / "u",
+    )
+    assert default.temporal_strength == 0.6  # the pipeline's default when the client says nothing

@@ -22,7 +22,7 @@ from vfxmatte.errors import OutputError
 from vfxmatte.evaluation.dataset import Dataset, LoadedSample, load
 from vfxmatte.evaluation.methods import Method, timed
 from vfxmatte.evaluation.sheet import SheetCollector
-from vfxmatte.evaluation.temporal import Smoother
+from vfxmatte.evaluation.temporal import Smoother, SmootherFactory
 from vfxmatte.refine.consistency import enforce_instance_consistency
 
 Log = Callable[[str], None]
@@ -132,7 +132,7 @@ def evaluate(
     methods: list[Method],
     out: Path,
     guidance: str = "masks",
-    smoother: Smoother | None = None,
+    smoother: SmootherFactory | None = None,
     sheet: SheetCollector | None = None,
     log: Log = lambda _: None,
 ) -> EvalRun:
@@ -143,6 +143,7 @@ def evaluate(
         state = _ClipState() if clip is not None else None
         for m in methods:
             m.reset()
+        smoothers = {m.name: smoother() for m in methods} if smoother and clip is not None else {}
         for position, sample in enumerate(samples):
             loaded = load(sample, guidance)
             new_shot = position == 0
@@ -150,7 +151,7 @@ def evaluate(
                 state.start_frame(loaded.truths)
             record = _sample_record(loaded)
             for m in methods:
-                pred, seconds = _predict(m, loaded, new_shot, smoother)
+                pred, seconds = _predict(m, loaded, new_shot, smoothers.get(m.name))
                 for i, name in enumerate(loaded.names):
                     write_alpha_png(
                         prediction_root(out, m) / sample.out_dir / f"{name}.png", pred[i]

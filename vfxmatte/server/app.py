@@ -244,11 +244,12 @@ def _build_spec(
             raise BadArgumentError(f"no plate frames found for {req.plate}; check the path")
     if len(frames) > MAX_FRAMES:
         raise BadArgumentError(f"{len(frames)} frames in one job; split it (max {MAX_FRAMES})")
+    checked = [*range(frames[0] - req.preroll, frames[0]), *frames]  # pre-roll is read too
     for what, pattern in [("plate", plate), ("id_map", id_map), ("clean_plate", clean)] + [
         (f"mask {n}", p) for n, p in masks.items()
     ]:
         if pattern:
-            policy.check_files(pattern, frames, what, base)
+            policy.check_files(pattern, checked, what, base)
     spec = JobSpec(
         plate=plate,
         out=out,
@@ -265,5 +266,8 @@ def _build_spec(
         write_colour=req.write_colour,
         skip_existing=req.skip_existing,
         clean_plate=clean,
+        preroll=req.preroll,
+        keyframes=req.keyframes,
+        **({} if req.temporal_strength is None else {"temporal_strength": req.temporal_strength}),
     )
     return spec, len(frames)

@@ -33,6 +33,9 @@ class JobRequest(BaseModel):
     full_frame: bool = False
     write_colour: bool = False
     skip_existing: bool = False
+    preroll: int = Field(0, ge=0, le=1000)
+    temporal_strength: float | None = Field(None, ge=0.0, lt=1.0)
+    keyframes: list[int] | None = Field(None, max_length=10000)
 
     @model_validator(mode="after")
     def _one_mask_source(self) -> JobRequest:
