@@ -16,6 +16,7 @@ from vfxmatte.errors import BadArgumentError, EngineError
 # name -> "module:Class"; engines add themselves here.
 ENGINE_PATHS: dict[str, str] = {
     "guided": "vfxmatte.engines.guided:GuidedEngine",
+    "rvm": "vfxmatte.engines.rvm:RVMEngine",
 }
 
 __all__ = ["Engine", "EngineInput", "EngineInfo", "ENGINE_PATHS", "engine_class", "create_engine",
