@@ -46,12 +46,29 @@ def soft_gates(masks: torch.Tensor, band: int) -> torch.Tensor:
 
 
 def ownership(
-    image: torch.Tensor, masks: torch.Tensor, radius: int, eps: float = 1e-3
+    image: torch.Tensor, masks: torch.Tensor, radius: int, temperature: float = 0.02
 ) -> torch.Tensor:
-    """(N, h, w) edge-aware ownership weights in (0, 1]: each mask guided-filtered by the image."""
+    """(N, h, w) edge-aware ownership weights in (0, 1] for binary ``masks``.
+
+    Where one mask alone covers a pixel it is that person's. Where rough masks overlap, each
+    candidate is scored by how close the pixel's colour is to the local mean colour of that
+    person's exclusive pixels (window of ``3 * radius``), so the split lands on colour edges
+    (hair against a shirt) rather than on the masks' blocky edges. One guided-filter pass then
+    smooths the scores along the image.
+    """
+    count = masks.sum(0, keepdim=True)
+    exclusive = masks * (count == 1)
+    window = 3 * radius
+    support = box_filter(exclusive, window)  # (N, h, w) fraction of exclusive pixels nearby
+    mean = box_filter(exclusive[:, None] * image[None], window) / support[:, None].clamp_min(1e-6)
+    dist = (image[None] - mean).square().sum(1)  # (N, h, w)
+    dist = torch.where(support > 1e-3, dist, torch.full_like(dist, 3.0))
+    score = torch.where(masks > 0, -dist / temperature, torch.full_like(dist, -1e4))
+    w = torch.softmax(score, dim=0)
+    w = torch.where(count > 1, w, exclusive)
     guide = image.clamp(0.0, 1.0)[None]
-    out = guided_blur(guide, masks[None], 2 * radius + 1, eps, subsample=4, separable=True)[0]
-    return out.clamp(1e-4, 1.0)
+    w = guided_blur(guide, w[None], 2 * radius + 1, 1e-3, subsample=2, separable=True)[0]
+    return w.clamp(1e-4, 1.0)
 
 
 def partition_alpha(
