@@ -278,3 +278,25 @@ def test_cuda_half_matches_cpu(weights, half_size):
     gpu = create_engine("rvm", "cuda").matte(_inp(frames[0], masks, new_shot=True))
     assert gpu.dtype == torch.float32
     assert float((gpu.cpu() - cpu).abs().mean()) < 5e-3
+
+
+def test_fallback_for_subjects_the_network_does_not_see(weights):
+    """dev-sets/single GT01 is not a person: RVM finds nothing in its mask (coverage ~0), so the
+    person gets the fallback alpha instead of nothing."""
+    data = _find_shared_data()
+    if data is None or not (data / "dev-sets" / "single").is_dir():
+        pytest.skip("../shared/data/dev-sets not found")
+    root = data / "dev-sets" / "single"
+    img = cv2.imread(str(root / "images" / "GT01.png"))[:, :, ::-1].astype(np.float32) / 255.0
+    mask = (cv2.imread(str(root / "masks" / "GT01" / "00.png"), 0) > 127).astype(np.float32)
+    inp = _inp(np.ascontiguousarray(img), mask[None], new_shot=True)
+    raw_engine = create_engine("rvm", "cpu", {"fallback": "none"})
+    raw = raw_engine.matte(inp)
+    cov = float(raw_engine.coverage(raw_engine.last_union, torch.from_numpy(mask[None]))[0])
+    assert cov < 0.1
+    assert float(raw.mean()) < 0.2 * float(mask.mean())
+    by_mask = create_engine("rvm", "cpu", {"fallback": "mask"}).matte(inp)
+    assert torch.equal(by_mask, torch.from_numpy(mask[None]))
+    guided = create_engine("rvm", "cpu").matte(inp)
+    expected = create_engine("guided", "cpu").matte(inp)
+    assert torch.allclose(guided, expected, atol=1e-5)

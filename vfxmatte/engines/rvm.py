@@ -17,6 +17,11 @@ Options (engine ``options`` mapping; the CLI passes them through):
     band              gate band around each mask as a fraction of the long side (default 0.03)
     refine            "none" (default) or "guided": re-matte each person's edges with the guided
                       engine using the RVM alpha as their mask
+    fallback          "guided" (default), "mask" or "none": what a person gets when the network
+                      does not see them (RVM mattes humans only: a doll, a mascot or a person
+                      it misses leaves their mask's core empty). Coverage = mean union alpha
+                      over the mask's core, smoothed over the shot; full RVM at coverage >= 0.8,
+                      full fallback at <= 0.5, blended between. ``last_coverage`` reports it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from vfxmatte.engines.rvm_net import (
     state_dict_from_onnx,
 )
 from vfxmatte.errors import BadArgumentError, EngineError, OutOfMemoryError
+from vfxmatte.refine.filters import erode
 from vfxmatte.refine.partition import partition_alpha
 
 _NETWORKS: dict[tuple[str, str, torch.dtype], MattingNetwork] = {}
@@ -124,6 +130,11 @@ class RVMEngine(Engine):
             raise BadArgumentError(f"--refine {self.refine}: expected none or guided")
         self.band = float(self.options.get("band", 0.03))
         self.passes = max(1, int(self.options.get("first_frame_passes", 1)))
+        self.fallback = str(self.options.get("fallback", "guided") or "none").lower()
+        if self.fallback not in ("none", "mask", "guided"):
+            raise BadArgumentError(f"--fallback {self.fallback}: expected guided, mask or none")
+        self._coverage: dict[str, float] = {}
+        self.last_coverage: dict[str, float] = {}
         self.net = load_network(self.weights_path, self.device, self.dtype)
         self._refiner: Engine | None = None
         self.state: tuple[torch.Tensor | None, ...] = (None, None, None, None)
@@ -153,6 +164,7 @@ class RVMEngine(Engine):
         """Forget the recurrent state (cuts, chunk starts)."""
         self.state = (None, None, None, None)
         self._shape = None
+        self._coverage = {}
 
     def downsample_ratio(self, height: int, width: int) -> float:
         value = self.options.get("downsample_ratio", "auto")
@@ -191,7 +203,66 @@ class RVMEngine(Engine):
         alphas = partition_alpha(union, image, masks, band_frac=self.band)
         if self.refine == "guided" and alphas.shape[0] > 0:
             alphas = self._refine_guided(inp, alphas)
+        if self.fallback != "none" and alphas.shape[0] > 0:
+            alphas = self._fall_back(inp, union, masks, alphas)
         return alphas
+
+    def coverage(self, union: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """(N,) mean union alpha over each mask's core (the mask eroded by 2% of the long side),
+        computed at about 512 px: how much of each masked person the network actually found."""
+        scale = min(1.0, 512 / max(union.shape))
+        size = (max(1, round(union.shape[0] * scale)), max(1, round(union.shape[1] * scale)))
+        small = torch.nn.functional.interpolate(
+            torch.cat([union[None], masks])[None], size=size, mode="area"
+        )[0]
+        u, m = small[0], (small[1:] > 0.5).float()
+        core = erode(m, max(1, round(0.02 * max(size))))
+        core = torch.where(core.flatten(1).sum(1).view(-1, 1, 1) > 0, core, m)
+        return (u * core).flatten(1).sum(1) / core.flatten(1).sum(1).clamp_min(1.0)
+
+    def _fall_back(
+        self, inp: EngineInput, union: torch.Tensor, masks: torch.Tensor, alphas: torch.Tensor
+    ) -> torch.Tensor:
+        """Blend towards the fallback alpha for people the network does not see."""
+        cov = self.coverage(union, masks).tolist()
+        weights = []
+        for i, name in enumerate(inp.names):
+            if float(masks[i].max()) <= 0.5:
+                weights.append(1.0)  # absent this frame: keep the (empty) alpha, keep history
+                continue
+            smoothed = (
+                0.5 * self._coverage[name] + 0.5 * cov[i] if name in self._coverage else cov[i]
+            )
+            self._coverage[name] = smoothed
+            weights.append(min(1.0, max(0.0, (smoothed - 0.5) / 0.3)))
+        self.last_coverage = dict(zip(inp.names, cov, strict=False))
+        if min(weights) >= 1.0:
+            return alphas
+        if self.fallback == "mask":
+            other = (masks > 0.5).float()
+        else:
+            other = (
+                self._guided()
+                .matte(
+                    EngineInput(
+                        image=inp.image.to(self.device, torch.float32),
+                        masks=masks,
+                        names=list(inp.names),
+                        frame=inp.frame,
+                        clean_plate=inp.clean_plate,
+                    )
+                )
+                .clamp(0.0, 1.0)
+            )
+        w = torch.tensor(weights, dtype=alphas.dtype, device=alphas.device).view(-1, 1, 1)
+        return w * alphas + (1 - w) * other
+
+    def _guided(self) -> Engine:
+        if self._refiner is None:
+            from vfxmatte.engines.guided import GuidedEngine
+
+            self._refiner = GuidedEngine(self.device, self.options.get("guided_options"))
+        return self._refiner
 
     def _refine_guided(self, inp: EngineInput, alphas: torch.Tensor) -> torch.Tensor:
         """Re-matte edges with the guided engine, the RVM alphas standing in for rough masks.
@@ -200,11 +271,7 @@ class RVMEngine(Engine):
         the rest of this engine. The result is gated by where RVM found the person, so refinement
         never brings back someone the masks removed.
         """
-        if self._refiner is None:
-            from vfxmatte.engines.guided import GuidedEngine
-
-            self._refiner = GuidedEngine(self.device, self.options.get("guided_options"))
-        refined = self._refiner.matte(
+        refined = self._guided().matte(
             EngineInput(
                 image=inp.image.to(self.device, torch.float32),
                 masks=alphas,
