@@ -228,9 +228,15 @@ def test_people_without_mask_are_removed(weights, half_size):
     assert float(alphas[1].abs().max()) == 0.0  # empty mask -> empty alpha
 
 
-def test_state_is_carried_and_reset_at_new_shot(weights, half_size):
-    frames, masks = half_size
-    engine = create_engine("rvm", "cpu", {"downsample_ratio": 0.5})
+@pytest.fixture(scope="module")
+def quarter_size(two_people):
+    """480x270 frames and masks for the tests that run many frames or the guided engine."""
+    return [_frame(two_people, i, 0.25) for i in (0, 1)], _masks(two_people, 0.25)
+
+
+def test_state_is_carried_and_reset_at_new_shot(weights, quarter_size):
+    frames, masks = quarter_size
+    engine = create_engine("rvm", "cpu", {"fallback": "none"})
     first = engine.matte(_inp(frames[0], masks, new_shot=True))
     second_carried = engine.matte(_inp(frames[1], masks))
     engine.matte(_inp(frames[0], masks, new_shot=True))
@@ -243,8 +249,8 @@ def test_state_is_carried_and_reset_at_new_shot(weights, half_size):
     assert not torch.equal(engine.matte(_inp(frames[0], masks)), first)
 
 
-def test_refine_guided_option(weights, half_size):
-    frames, masks = half_size
+def test_refine_guided_option(weights, quarter_size):
+    frames, masks = quarter_size
     plain = create_engine("rvm", "cpu").matte(_inp(frames[0], masks, new_shot=True))
     engine = create_engine("rvm", "cpu", {"refine": "guided"})
     refined = engine.matte(_inp(frames[0], masks, new_shot=True))
@@ -287,8 +293,13 @@ def test_fallback_for_subjects_the_network_does_not_see(weights):
     if data is None or not (data / "dev-sets" / "single").is_dir():
         pytest.skip("../shared/data/dev-sets not found")
     root = data / "dev-sets" / "single"
-    img = cv2.imread(str(root / "images" / "GT01.png"))[:, :, ::-1].astype(np.float32) / 255.0
-    mask = (cv2.imread(str(root / "masks" / "GT01" / "00.png"), 0) > 127).astype(np.float32)
+    img = cv2.imread(str(root / "images" / "GT01.png"))[:, :, ::-1]
+    img = cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    img = img.astype(np.float32) / 255.0
+    mask = cv2.imread(str(root / "masks" / "GT01" / "00.png"), 0)
+    mask = (cv2.resize(mask, img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 127).astype(
+        np.float32
+    )
     inp = _inp(np.ascontiguousarray(img), mask[None], new_shot=True)
     raw_engine = create_engine("rvm", "cpu", {"fallback": "none"})
     raw = raw_engine.matte(inp)
