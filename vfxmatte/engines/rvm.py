@@ -186,7 +186,7 @@ class RVMEngine(Engine):
         passes = self.passes if self.state[0] is None else 1
         try:
             for _ in range(passes):
-                _, pha, self.state = self.net(src, self.state, ratio)
+                _, pha, self.state = self.net(src, self.state, ratio, alpha_only=True)
         except torch.OutOfMemoryError as exc:
             raise OutOfMemoryError(
                 f"rvm: out of device memory on a {w}x{h} frame; lower "

@@ -235,8 +235,9 @@ class DeepGuidedFilterRefiner(nn.Module):
             *_conv_bn_act(8 + hid, hid, 1), *_conv_bn_act(hid, hid, 1), nn.Conv2d(hid, 4, 1)
         )
 
-    def forward(self, fine_src, base_src, base_fgr, base_pha, base_hid):
-        fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], 1)
+    def forward(self, fine_src, base_src, base_fgr, base_pha, base_hid, alpha_only=False):
+        """Full-resolution (fgr, pha); with ``alpha_only`` fgr is None and only the alpha
+        channel's coefficients are upsampled (a quarter of the full-resolution work)."""
         base_x = torch.cat([base_src, base_src.mean(1, keepdim=True)], 1)
         base_y = torch.cat([base_fgr, base_pha], 1)
         box = self.box_filter
@@ -246,6 +247,11 @@ class DeepGuidedFilterRefiner(nn.Module):
         a = self.conv(torch.cat([cov_xy, var_x, base_hid], 1))
         b = mean_y - a * mean_x
         size = fine_src.shape[2:]
+        if alpha_only:
+            a = F.interpolate(a[:, 3:], size, mode="bilinear", align_corners=False)
+            b = F.interpolate(b[:, 3:], size, mode="bilinear", align_corners=False)
+            return None, torch.addcmul(b, a, fine_src.mean(1, keepdim=True))
+        fine_x = torch.cat([fine_src, fine_src.mean(1, keepdim=True)], 1)
         a = F.interpolate(a, size, mode="bilinear", align_corners=False)
         b = F.interpolate(b, size, mode="bilinear", align_corners=False)
         fgr, pha = (a * fine_x + b).split([3, 1], 1)
@@ -274,8 +280,12 @@ class MattingNetwork(nn.Module):
         src: torch.Tensor,
         rec: Recurrent = (None, None, None, None),
         downsample_ratio: float = 1.0,
+        alpha_only: bool = False,
     ):
-        """src: (B, 3, H, W) sRGB in [0, 1]; returns fgr (B,3,H,W), pha (B,1,H,W), new state."""
+        """src: (B, 3, H, W) sRGB in [0, 1]; returns fgr (B,3,H,W), pha (B,1,H,W), new state.
+
+        alpha_only: skip the foreground colour (returned as None); the engine only needs alpha.
+        """
         if downsample_ratio != 1.0:
             src_sm = F.interpolate(
                 src,
@@ -289,8 +299,9 @@ class MattingNetwork(nn.Module):
         f1, f2, f3, f4 = self.backbone(src_sm)
         hid, rec = self.decoder(src_sm, f1, f2, f3, self.aspp(f4), rec)
         fgr_res, pha = self.project_mat(hid).split([3, 1], 1)
-        fgr_res, pha = self.refiner(src, src_sm, fgr_res, pha, hid)
-        return (fgr_res + src).clamp(0.0, 1.0), pha.clamp(0.0, 1.0), rec
+        fgr_res, pha = self.refiner(src, src_sm, fgr_res, pha, hid, alpha_only)
+        fgr = None if fgr_res is None else (fgr_res + src).clamp(0.0, 1.0)
+        return fgr, pha.clamp(0.0, 1.0), rec
 
 
 # --------------------------------------------------------------------------- weight loading
