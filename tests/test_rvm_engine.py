@@ -329,3 +329,30 @@ def test_half_precision_stays_within_tolerance(weights, quarter_size):
     diff = (a16.float() - a32).abs()
     assert a16.dtype == torch.float16
     assert float(diff.mean()) < 1e-3 and float(diff.max()) < 0.05
+
+
+def test_wrong_weight_files_are_one_line_engine_errors(tmp_path, monkeypatch):
+    """Another network's ONNX, or a .pth that is not a state dict, is refused with one line."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from vfxmatte.engines.rvm import RVMEngine
+    from vfxmatte.errors import EngineError
+
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+        "other",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [w],
+    )
+    other = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(other))
+    junk = tmp_path / "junk.pth"
+    torch.save([1, 2, 3], junk)
+    monkeypatch.setenv("VFXMATTE_CACHE", str(tmp_path / "cache"))
+    for path, words in ((other, "not RVM"), (junk, "cannot read RVM .pth")):
+        with pytest.raises(EngineError, match=words) as info:
+            RVMEngine("cpu", {"weights": str(path)})  # explicit weights: no wheel needed
+        assert "\n" not in str(info.value) and path.name in str(info.value)
