@@ -32,7 +32,7 @@ from vfxmatte.engines.base import EngineInput  # noqa: E402
 from vfxmatte.refine.consistency import enforce_instance_consistency  # noqa: E402
 
 ROWS = (0, 12, 23)
-TILE = (480, 270)
+TILE = (320, 180)
 
 
 def find_clip() -> Path:
@@ -86,7 +86,7 @@ def overlay(img: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def label(x: np.ndarray, text: str) -> np.ndarray:
     x = (x * 255).astype(np.uint8).copy()
-    cv2.putText(x, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2, cv2.LINE_AA)
+    cv2.putText(x, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
     return x
 
 
