@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cli import bench_cmd, demo_cmd, eval_cmd, farm_cmd, info_cmd, review_cmd, run_cmd, serve_cmd
+from cli import (
+    bench_cmd,
+    demo_cmd,
+    eval_cmd,
+    farm_cmd,
+    info_cmd,
+    models_cmd,
+    review_cmd,
+    run_cmd,
+    serve_cmd,
+)
 from cli.errors import run_guarded
 
 app = typer.Typer(
@@ -15,7 +25,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (run_cmd, info_cmd, demo_cmd, farm_cmd, serve_cmd, eval_cmd, bench_cmd, review_cmd):
+for module in (
+    run_cmd,
+    info_cmd,
+    demo_cmd,
+    farm_cmd,
+    serve_cmd,
+    eval_cmd,
+    bench_cmd,
+    review_cmd,
+    models_cmd,
+):
     module.register(app)
 
 

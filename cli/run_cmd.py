@@ -104,6 +104,9 @@ def run(
     engine_option: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE engine setting (repeat)")
     ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Model weights for network engines (rvm: .onnx or .pth)")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     colorspace: Annotated[str | None, typer.Option(help="Plate colourspace (OCIO name)")] = None,
     ocio_config: Annotated[str | None, typer.Option(help="OCIO config (default $OCIO)")] = None,
@@ -140,7 +143,8 @@ def run(
         ids=parse_ids(ids),
         frames=frames,
         engine=engine,
-        engine_options=parse_engine_options(engine_option or []),
+        engine_options=parse_engine_options(engine_option or [])
+        | ({"weights": weights} if weights else {}),
         device=device,
         colorspace=colorspace,
         ocio_config=ocio_config,

@@ -16,6 +16,7 @@ from vfxmatte.errors import BadArgumentError, EngineError
 # name -> "module:Class"; engines add themselves here.
 ENGINE_PATHS: dict[str, str] = {
     "guided": "vfxmatte.engines.guided:GuidedEngine",
+    "rvm": "vfxmatte.engines.rvm:RVMEngine",
 }
 
 __all__ = [
@@ -54,7 +55,7 @@ def create_engine(
 ) -> Engine:
     """Instantiate an engine, raising a one-line EngineError when it cannot run here."""
     cls = engine_class(name)
-    ok, detail = cls.availability()
+    ok, detail = cls.availability(options)
     if not ok:
         raise EngineError(f"engine '{name}' is not available: {detail}")
     return cls(device=device, options=options)

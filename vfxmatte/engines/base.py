@@ -62,6 +62,10 @@ class Engine(ABC):
         """Forget temporal state (called at cuts and chunk starts)."""
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        """(usable, reason): e.g. (False, "weights not found: ...") for a network without weights."""
+    def availability(cls, options: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+        """(usable, reason): e.g. (False, "weights not found: ...") for a network without weights.
+
+        ``options`` are the engine options of the job (a ``weights`` path, say), so an engine
+        that is unusable by default can still be usable as configured.
+        """
         return True, "ready"
