@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 import torch
 
+torch.set_num_threads(int(os.environ.get("VFXMATTE_EVAL_THREADS", "1")))
+
 from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.consistency import enforce_instance_consistency

@@ -4,17 +4,21 @@ Per person: an image-driven trimap from the rough mask (:mod:`vfxmatte.refine.tr
 people's cores are background), then a closed-form matting-Laplacian solve restricted to the
 person's region of interest, coarse-to-fine and matrix-free (:mod:`vfxmatte.refine.laplacian`),
 tiled at large sizes so memory stays bounded (:mod:`vfxmatte.refine.tiling`). The same torch code
-runs on CPU and CUDA. The solid cores are kept for the pipeline's instance-consistency step
+runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's consistency step
 (:meth:`GuidedEngine.last_cores`, also stored in ``EngineInput.extras["cores"]``).
 
 Options (``self.options``):
     search_frac (0.02), search_min (12): half-width of the band in which the real edge is searched,
         as a fraction of the long side, at least ``search_min`` pixels.
+    hair_frac (0.05), texture_threshold (0.04): wider half-width used where the edge is textured.
     trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
-    margin (3), texture_margin (6): unknown margin kept around ambiguous pixels (px at 1080p scale).
-    prior_weight (0.0): weight of the colour-model alpha prior in the solve.
+    margin (5), texture_margin (10), llr_sure (6): unknown margin (px) kept around ambiguous
+        pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
+    two_pass (True): with several people, recompute each trimap with the others' *sure*
+        foreground (not just their eroded masks) as background: stops leakage between people.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
-    tile (1024), overlap (64): full-resolution tiles for large regions.
+    coarse_iters (300), fine_iters (100): CG iterations at the coarsest / each finer level.
+    tile (256), overlap (32): refinement tiles (only those holding unknown pixels are solved).
 """
 
 from __future__ import annotations
@@ -51,56 +55,60 @@ class GuidedEngine(Engine):
         if plate is not None:
             plate = plate.to(self.device, torch.float32).clamp(0, 1)
         n, h, w = masks.shape
-        search = max(self._opt("search_min", 12), round(self._opt("search_frac", 0.02) * max(h, w)))
-        cores = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks
+        frac = self._opt("search_frac", 0.02)
+        search = max(self._opt("search_min", 12), round(frac * max(h, w)))
+        wide = round(self._opt("hair_frac", 0.05) * max(h, w))
+        present = [i for i in range(n) if bool(masks[i].any())]
+        rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
+        # pass 1: each person's sure foreground, with the others' eroded masks as background
+        sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
+        passes = 2 if n > 1 and self._opt("two_pass", True) else 1
+        tris: dict[int, torch.Tensor] = {}
+        for _ in range(passes):
+            fixed = sure.clone()
+            for i in present:
+                others = (fixed.sum(0) - fixed[i]).clamp(0, 1) if n > 1 else None
+                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide)
+                y0, y1, x0, x1 = rois[i]
+                sure[i].zero_()
+                sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         out = torch.zeros_like(masks)
-        for i in range(n):
-            if not bool(masks[i].any()):
-                continue
-            others = (cores.sum(0) - cores[i]).clamp(0, 1) if n > 1 else None
-            y0, y1, x0, x1 = region_of_interest(masks[i], pad=2 * search)
-            crop = (slice(y0, y1), slice(x0, x1))
-            alpha = self._matte_one(
-                image[:, crop[0], crop[1]],
-                masks[i][crop],
-                others[crop] if others is not None else None,
-                plate[:, crop[0], crop[1]] if plate is not None else None,
-                search,
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            tri = tris[i]
+            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
+                image[:, y0:y1, x0:x1],
+                (tri != 0.5).float(),
+                (tri > 0.75).float(),
+                radius=self._opt("radius", 1),
+                eps=self._opt("eps", 1e-7),
+                coarse_iters=self._opt("coarse_iters", 300),
+                fine_iters=self._opt("fine_iters", 100),
+                tile=self._opt("tile", 256),
+                overlap=self._opt("overlap", 32),
             )
-            out[i][crop] = alpha
-        self._cores = cores
-        inp.extras["cores"] = cores
+        self._cores = sure
+        inp.extras["cores"] = sure
         return out
 
-    def _matte_one(self, image, mask, others, plate, search) -> torch.Tensor:
-        """Alpha of one person inside their region of interest."""
+    def _trimap(self, image, mask, others, plate, roi, search, wide) -> torch.Tensor:
+        """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
+        y0, y1, x0, x1 = roi
+        img = image[:, y0:y1, x0:x1]
+        m = mask[y0:y1, x0:x1]
+        oth = others[y0:y1, x0:x1] if others is not None else None
         if self._opt("trimap", "adaptive") == "band":
-            tri = band_trimap(mask, search)
-            if others is not None:
-                tri = tri * (1 - others)
-            prior, weight = None, 0.0
-        else:
-            res = adaptive_trimap(
-                image,
-                mask,
-                others,
-                search=search,
-                margin=self._opt("margin", 3),
-                texture_margin=self._opt("texture_margin", 6),
-                background=plate,
-            )
-            tri = res.trimap
-            prior = res.prior
-            weight = self._opt("prior_weight", 0.0) * res.confidence
-        known = (tri != 0.5).float()
-        return solve_alpha_pyramid(
-            image,
-            known,
-            (tri > 0.75).float(),
-            prior=prior,
-            prior_weight=weight,
-            radius=self._opt("radius", 1),
-            eps=self._opt("eps", 1e-7),
-            coarse_iters=self._opt("coarse_iters", 300),
-            fine_iters=self._opt("fine_iters", 100),
-        )
+            tri = band_trimap(m, search)
+            return tri * (1 - oth) if oth is not None else tri
+        return adaptive_trimap(
+            img,
+            m,
+            oth,
+            search=search,
+            wide_search=wide,
+            texture_threshold=self._opt("texture_threshold", 0.04),
+            margin=self._opt("margin", 5),
+            texture_margin=self._opt("texture_margin", 10),
+            llr_sure=self._opt("llr_sure", 6.0),
+            background=plate[:, y0:y1, x0:x1] if plate is not None else None,
+        ).trimap

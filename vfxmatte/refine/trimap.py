@@ -114,13 +114,16 @@ def adaptive_trimap(
     margin: int = 3,
     texture_margin: int = 6,
     work_side: int = 512,
+    wide_search: int = 0,
+    texture_threshold: float = 0.08,
     background: torch.Tensor | None = None,
 ) -> TrimapResult:
     """Image-driven trimap of one person from their rough mask.
 
     image (3,H,W) in [0,1]; mask (H,W) rough mask; others (H,W) {0,1}: other people's solid
     cores, always background here. ``search`` is the half-width (px) of the band in which the
-    real edge is looked for; ``margin``/``texture_margin`` the unknown margin kept around
+    real edge is looked for, ``wide_search`` (if larger) the half-width used along textured
+    stretches of the edge (hair: local gradient energy above ``texture_threshold``); ``margin``/``texture_margin`` the unknown margin kept around
     ambiguous pixels in smooth/textured areas. ``background`` (3,H,W): a clean plate; when given,
     the background model at each pixel is the plate's colour there (as Background Matting does)
     with a small noise covariance, which is far sharper than any sampled model. Colour models are fitted at a reduced resolution
@@ -128,8 +131,21 @@ def adaptive_trimap(
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
-    fg_core = erode(m, search)
-    maybe = dilate(m, search)
+    img = image.float()
+    gray = img.mean(0)
+    gx = F.pad(gray[:, 1:] - gray[:, :-1], (0, 1))
+    gy = F.pad(gray[1:] - gray[:-1], (0, 0, 0, 1))
+    energy = box_filter((gx.abs() + gy.abs())[None], 2)[0]
+    textured = (energy > texture_threshold).float()
+    if wide_search > search:
+        # hair-like (textured) stretches of the mask edge get the wide band, smooth ones the
+        # narrow band: the edge of a mask is far less reliable where the image is busy
+        busy = (box_filter(textured[None], wide_search)[0] > 0.25).float()
+        fg_core = erode(m, search) * (1 - busy) + erode(m, wide_search) * busy
+        maybe = torch.maximum(dilate(m, search), dilate(m, wide_search) * busy)
+    else:
+        fg_core = erode(m, search)
+        maybe = dilate(m, search)
     bg_sure = 1 - maybe
     if others is not None:
         bg_sure = torch.maximum(bg_sure, others.float())
@@ -157,7 +173,6 @@ def adaptive_trimap(
     if background is not None:
         noise = torch.tensor([4e-4, 0, 0, 4e-4, 0, 4e-4], device=image.device)[:, None, None]
         gb = LocalGaussian(background.float(), noise.expand(6, h, w).clone(), gb.weight)
-    img = image.float()
     qf, ldf = _mahalanobis_logdet(img, gf)
     qb, ldb = _mahalanobis_logdet(img, gb)
     llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)  # > 0: more likely foreground
@@ -174,11 +189,6 @@ def adaptive_trimap(
     sure_bg = sure_bg.float() * band
     ambiguous = band * (1 - sure_fg) * (1 - sure_bg)
     # texture: local gradient energy, normalised; wide margin in hair-like areas
-    gray = img.mean(0)
-    gx = F.pad(gray[:, 1:] - gray[:, :-1], (0, 1))
-    gy = F.pad(gray[1:] - gray[:-1], (0, 0, 0, 1))
-    energy = box_filter((gx.abs() + gy.abs())[None], 2)[0]
-    textured = (energy > 0.08).float()
     unknown = dilate(ambiguous, margin)
     unknown = torch.maximum(unknown, dilate(ambiguous, texture_margin) * textured)
     # an edge between sure fg and sure bg must stay unknown too
