@@ -26,8 +26,6 @@ import cv2
 import numpy as np
 import torch
 
-torch.set_num_threads(int(os.environ.get("VFXMATTE_EVAL_THREADS", "1")))
-
 from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.consistency import enforce_instance_consistency
@@ -180,6 +178,8 @@ def main() -> None:
     ap.add_argument("--option", action="append", default=[], help="engine option key=value")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    # one thread by default: on a shared 2-core box torch's pool oversubscribes (60x slower)
+    torch.set_num_threads(int(os.environ.get("VFXMATTE_EVAL_THREADS", "1")))
     options = {}
     for kv in args.option:
         k, v = kv.split("=", 1)

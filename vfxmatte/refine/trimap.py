@@ -123,11 +123,13 @@ def adaptive_trimap(
     image (3,H,W) in [0,1]; mask (H,W) rough mask; others (H,W) {0,1}: other people's solid
     cores, always background here. ``search`` is the half-width (px) of the band in which the
     real edge is looked for, ``wide_search`` (if larger) the half-width used along textured
-    stretches of the edge (hair: local gradient energy above ``texture_threshold``); ``margin``/``texture_margin`` the unknown margin kept around
-    ambiguous pixels in smooth/textured areas. ``background`` (3,H,W): a clean plate; when given,
-    the background model at each pixel is the plate's colour there (as Background Matting does)
-    with a small noise covariance, which is far sharper than any sampled model. Colour models are fitted at a reduced resolution
-    (long side ``work_side``) because they are smooth by construction: cost stays flat at 4K.
+    stretches of the edge (hair: local gradient energy above ``texture_threshold``).
+    ``margin``/``texture_margin``: the unknown margin kept around ambiguous pixels in
+    smooth/textured areas. ``background`` (3,H,W): a clean plate; when given, the background
+    model at each pixel is the plate's colour there (as Background Matting does) with a small
+    noise covariance, far sharper than any sampled model. Colour models are fitted at a reduced
+    resolution (long side ``work_side``) because they are smooth by construction: their cost
+    stays flat at 4K.
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
