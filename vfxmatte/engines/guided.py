@@ -10,9 +10,10 @@ runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's cons
 Options (``self.options``):
     search_frac (0.02), search_min (12): half-width of the band in which the real edge is searched,
         as a fraction of the long side, at least ``search_min`` pixels.
-    hair_frac (0.05), texture_threshold (0.04): wider half-width used where the edge is textured.
+    hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
+        (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
     trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
-    margin (5), texture_margin (10), llr_sure (6): unknown margin (px) kept around ambiguous
+    margin (3), texture_margin (6), llr_sure (6): unknown margin (px) kept around ambiguous
         pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
     two_pass (True): with several people, recompute each trimap with the others' *sure*
         foreground (not just their eroded masks) as background: stops leakage between people.
@@ -40,6 +41,7 @@ class GuidedEngine(Engine):
     def __init__(self, device="cpu", options=None):
         super().__init__(device, options)
         self._cores: torch.Tensor | None = None
+        self._trimaps: torch.Tensor | None = None
 
     def _opt(self, key: str, default):
         return type(default)(self.options.get(key, default))
@@ -47,6 +49,10 @@ class GuidedEngine(Engine):
     def last_cores(self) -> torch.Tensor | None:
         """(N,H,W) solid-foreground cores of the last :meth:`matte` call, for consistency."""
         return self._cores
+
+    def last_trimaps(self) -> torch.Tensor | None:
+        """(N,H,W) trimaps (1 fg, 0 bg, 0.5 unknown) of the last call, for inspection/benchmarks."""
+        return self._trimaps
 
     def matte(self, inp: EngineInput) -> torch.Tensor:
         image = inp.image.to(self.device, torch.float32).clamp(0, 1)
@@ -57,7 +63,7 @@ class GuidedEngine(Engine):
         n, h, w = masks.shape
         frac = self._opt("search_frac", 0.02)
         search = max(self._opt("search_min", 12), round(frac * max(h, w)))
-        wide = round(self._opt("hair_frac", 0.05) * max(h, w))
+        wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         present = [i for i in range(n) if bool(masks[i].any())]
         rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
         # pass 1: each person's sure foreground, with the others' eroded masks as background
@@ -88,6 +94,10 @@ class GuidedEngine(Engine):
                 overlap=self._opt("overlap", 32),
             )
         self._cores = sure
+        self._trimaps = torch.zeros_like(masks)
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            self._trimaps[i, y0:y1, x0:x1] = tris[i]
         inp.extras["cores"] = sure
         return out
 
@@ -106,9 +116,9 @@ class GuidedEngine(Engine):
             oth,
             search=search,
             wide_search=wide,
-            texture_threshold=self._opt("texture_threshold", 0.04),
-            margin=self._opt("margin", 5),
-            texture_margin=self._opt("texture_margin", 10),
+            texture_threshold=self._opt("texture_threshold", 0.08),
+            margin=self._opt("margin", 3),
+            texture_margin=self._opt("texture_margin", 6),
             llr_sure=self._opt("llr_sure", 6.0),
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
         ).trimap
