@@ -148,6 +148,10 @@ def adaptive_trimap(
     else:
         fg_core = erode(m, search)
         maybe = dilate(m, search)
+    # thin parts (an arm, a mostly occluded person) vanish under the erosion and would get no
+    # foreground constraint at all (alpha 0): give them a core from a much smaller erosion
+    thin_core = erode(m, max(2, search // 4))
+    fg_core = torch.maximum(fg_core, thin_core * (1 - dilate(fg_core, 2 * search)))
     bg_sure = 1 - maybe
     if others is not None:
         bg_sure = torch.maximum(bg_sure, others.float())
