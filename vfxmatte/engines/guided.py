@@ -8,8 +8,9 @@ runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's cons
 (:meth:`GuidedEngine.last_cores`, also stored in ``EngineInput.extras["cores"]``).
 
 Options (``self.options``):
-    search_frac (0.02), search_min (12): half-width of the band in which the real edge is searched,
-        as a fraction of the long side, at least ``search_min`` pixels.
+    search_k (0.42), search_min (8): half-width of the band in which the real edge is searched,
+        ``search_k * sqrt(long side)`` px (12 px at 800, 18 at 1920, 26 at 3840), at least
+        ``search_min``; ``search_frac`` (unset) makes it a fixed fraction of the long side.
     hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
         (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
     trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
@@ -61,8 +62,7 @@ class GuidedEngine(Engine):
         if plate is not None:
             plate = plate.to(self.device, torch.float32).clamp(0, 1)
         n, h, w = masks.shape
-        frac = self._opt("search_frac", 0.02)
-        search = max(self._opt("search_min", 12), round(frac * max(h, w)))
+        search = self._search_width(max(h, w))
         wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         present = [i for i in range(n) if bool(masks[i].any())]
         rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
@@ -100,6 +100,20 @@ class GuidedEngine(Engine):
             self._trimaps[i, y0:y1, x0:x1] = tris[i]
         inp.extras["cores"] = sure
         return out
+
+    def _search_width(self, long_side: int) -> int:
+        """Half-width (px) of the edge search band.
+
+        Grows with the square root of the frame size, not linearly: a rough mask's error is
+        mostly in pixels of the segmenter's grid (block size, a few px of dilation), so it grows
+        slower than the frame. Measured on dev-sets: 12 px at 800 px and ~19 px at 1920 px are
+        best (docs/benchmarks.md). ``search_frac`` switches to a fixed fraction instead.
+        """
+        if "search_frac" in self.options:
+            width = float(self.options["search_frac"]) * long_side
+        else:
+            width = self._opt("search_k", 0.42) * long_side**0.5
+        return max(self._opt("search_min", 8), round(width))
 
     def _trimap(self, image, mask, others, plate, roi, search, wide) -> torch.Tensor:
         """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
