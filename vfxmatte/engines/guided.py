@@ -1,9 +1,26 @@
-"""The ``guided`` engine: weight-free mask-guided matting.
+"""The ``guided`` engine: weight-free mask-guided instance matting.
 
-First version: a trimap per person from their rough mask (other people's cores count as
-background), then an edge-aware guided filter (He et al.) of the mask steered by the image inside
-the unknown band. It needs no weights and runs on any torch device. The matting-Laplacian solver
-of the full engine replaces the filter step.
+Per person: an image-driven trimap from the rough mask (:mod:`vfxmatte.refine.trimap`; the other
+people's cores are background), then a closed-form matting-Laplacian solve restricted to the
+person's region of interest, coarse-to-fine and matrix-free (:mod:`vfxmatte.refine.laplacian`),
+tiled at large sizes so memory stays bounded (:mod:`vfxmatte.refine.tiling`). The same torch code
+runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's consistency step
+(:meth:`GuidedEngine.last_cores`, also stored in ``EngineInput.extras["cores"]``).
+
+Options (``self.options``):
+    search_k (0.42), search_min (8): half-width of the band in which the real edge is searched,
+        ``search_k * sqrt(long side)`` px (12 px at 800, 18 at 1920, 26 at 3840), at least
+        ``search_min``; ``search_frac`` (unset) makes it a fixed fraction of the long side.
+    hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
+        (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
+    trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
+    margin (3), texture_margin (6), llr_sure (6): unknown margin (px) kept around ambiguous
+        pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
+    two_pass (True): with several people, recompute each trimap with the others' *sure*
+        foreground (not just their eroded masks) as background: stops leakage between people.
+    radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
+    coarse_iters (300), fine_iters (100): CG iterations at the coarsest / each finer level.
+    tile (256), overlap (32): refinement tiles (only those holding unknown pixels are solved).
 """
 
 from __future__ import annotations
@@ -11,44 +28,111 @@ from __future__ import annotations
 import torch
 
 from vfxmatte.engines.base import Engine, EngineInput
-from vfxmatte.refine.filters import box_filter, dilate, erode
-
-
-def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
-    """Colour guided filter: guide (3,H,W), src (H,W) -> filtered (H,W)."""
-    mean_i = box_filter(guide, radius)  # (3,H,W)
-    mean_p = box_filter(src, radius)
-    mean_ip = box_filter(guide * src, radius)
-    cov_ip = mean_ip - mean_i * mean_p
-    ii = guide.unsqueeze(0) * guide.unsqueeze(1)  # (3,3,H,W)
-    var_i = box_filter(ii, radius) - mean_i.unsqueeze(0) * mean_i.unsqueeze(1)
-    var_i = var_i + eps * torch.eye(3, dtype=guide.dtype, device=guide.device)[..., None, None]
-    # Solve the 3x3 system per pixel.
-    sigma = var_i.permute(2, 3, 0, 1)  # (H,W,3,3)
-    a = torch.linalg.solve(sigma, cov_ip.permute(1, 2, 0).unsqueeze(-1)).squeeze(-1)  # (H,W,3)
-    a = a.permute(2, 0, 1)
-    b = mean_p - (a * mean_i).sum(0)
-    return (box_filter(a, radius) * guide).sum(0) + box_filter(b, radius)
+from vfxmatte.refine.filters import erode
+from vfxmatte.refine.laplacian import solve_alpha_pyramid
+from vfxmatte.refine.tiling import region_of_interest
+from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
 
 
 class GuidedEngine(Engine):
+    """Weight-free matting: adaptive trimap + matrix-free closed-form solve per person."""
+
     name = "guided"
+
+    def __init__(self, device="cpu", options=None):
+        super().__init__(device, options)
+        self._cores: torch.Tensor | None = None
+        self._trimaps: torch.Tensor | None = None
+
+    def _opt(self, key: str, default):
+        return type(default)(self.options.get(key, default))
+
+    def last_cores(self) -> torch.Tensor | None:
+        """(N,H,W) solid-foreground cores of the last :meth:`matte` call, for consistency."""
+        return self._cores
+
+    def last_trimaps(self) -> torch.Tensor | None:
+        """(N,H,W) trimaps (1 fg, 0 bg, 0.5 unknown) of the last call, for inspection/benchmarks."""
+        return self._trimaps
 
     def matte(self, inp: EngineInput) -> torch.Tensor:
         image = inp.image.to(self.device, torch.float32).clamp(0, 1)
         masks = (inp.masks.to(self.device, torch.float32) > 0.5).float()
+        plate = inp.clean_plate
+        if plate is not None:
+            plate = plate.to(self.device, torch.float32).clamp(0, 1)
         n, h, w = masks.shape
-        band = max(2, int(round(float(self.options.get("band", 0.012)) * max(h, w))))
-        eps = float(self.options.get("eps", 1e-4))
-        cores = erode(masks, band)
+        search = self._search_width(max(h, w))
+        wide = round(self._opt("hair_frac", 0.0) * max(h, w))
+        present = [i for i in range(n) if bool(masks[i].any())]
+        rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
+        # pass 1: each person's sure foreground, with the others' eroded masks as background
+        sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
+        passes = 2 if n > 1 and self._opt("two_pass", True) else 1
+        tris: dict[int, torch.Tensor] = {}
+        for _ in range(passes):
+            fixed = sure.clone()
+            for i in present:
+                others = (fixed.sum(0) - fixed[i]).clamp(0, 1) if n > 1 else None
+                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide)
+                y0, y1, x0, x1 = rois[i]
+                sure[i].zero_()
+                sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         out = torch.zeros_like(masks)
-        for i in range(n):
-            if masks[i].sum() == 0:
-                continue
-            fg = cores[i]
-            others = (cores.sum(0) - cores[i]).clamp(0, 1)
-            bg = ((1 - dilate(masks[i], band)) + others).clamp(0, 1)
-            unknown = (1 - fg) * (1 - bg)
-            soft = guided_filter(image, masks[i], band, eps).clamp(0, 1)
-            out[i] = fg + unknown * soft
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            tri = tris[i]
+            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
+                image[:, y0:y1, x0:x1],
+                (tri != 0.5).float(),
+                (tri > 0.75).float(),
+                radius=self._opt("radius", 1),
+                eps=self._opt("eps", 1e-7),
+                coarse_iters=self._opt("coarse_iters", 300),
+                fine_iters=self._opt("fine_iters", 100),
+                tile=self._opt("tile", 256),
+                overlap=self._opt("overlap", 32),
+            )
+        self._cores = sure
+        self._trimaps = torch.zeros_like(masks)
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            self._trimaps[i, y0:y1, x0:x1] = tris[i]
+        inp.extras["cores"] = sure
         return out
+
+    def _search_width(self, long_side: int) -> int:
+        """Half-width (px) of the edge search band.
+
+        Grows with the square root of the frame size, not linearly: a rough mask's error is
+        mostly in pixels of the segmenter's grid (block size, a few px of dilation), so it grows
+        slower than the frame. Measured on dev-sets: 12 px at 800 px and ~19 px at 1920 px are
+        best (docs/benchmarks.md). ``search_frac`` switches to a fixed fraction instead.
+        """
+        if "search_frac" in self.options:
+            width = float(self.options["search_frac"]) * long_side
+        else:
+            width = self._opt("search_k", 0.42) * long_side**0.5
+        return max(self._opt("search_min", 8), round(width))
+
+    def _trimap(self, image, mask, others, plate, roi, search, wide) -> torch.Tensor:
+        """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
+        y0, y1, x0, x1 = roi
+        img = image[:, y0:y1, x0:x1]
+        m = mask[y0:y1, x0:x1]
+        oth = others[y0:y1, x0:x1] if others is not None else None
+        if self._opt("trimap", "adaptive") == "band":
+            tri = band_trimap(m, search)
+            return tri * (1 - oth) if oth is not None else tri
+        return adaptive_trimap(
+            img,
+            m,
+            oth,
+            search=search,
+            wide_search=wide,
+            texture_threshold=self._opt("texture_threshold", 0.08),
+            margin=self._opt("margin", 3),
+            texture_margin=self._opt("texture_margin", 6),
+            llr_sure=self._opt("llr_sure", 6.0),
+            background=plate[:, y0:y1, x0:x1] if plate is not None else None,
+        ).trimap

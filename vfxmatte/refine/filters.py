@@ -41,3 +41,31 @@ def erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
     if radius <= 0:
         return mask
     return (box_filter(mask.float(), radius) > 1 - 1e-6).to(mask.dtype)
+
+
+def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Sum over a (2r+1)^2 window, zero outside the image: (..., H, W) -> same shape.
+
+    Separable average pooling times the window area: exact (no cumulative-sum cancellation,
+    which costs float32 precision on wide frames) and device-agnostic.
+    """
+    if radius <= 0:
+        return x
+    if radius <= 3:
+        # shifted adds: fewer passes than pooling for the small windows the solver uses
+        p = F.pad(x, (radius, radius, radius, radius))
+        h, w = x.shape[-2:]
+        rows = p[..., 0:h, :]
+        for d in range(1, 2 * radius + 1):
+            rows = rows + p[..., d : d + h, :]
+        out = rows[..., 0:w]
+        for d in range(1, 2 * radius + 1):
+            out = out + rows[..., d : d + w]
+        return out
+    k = 2 * radius + 1
+    h, w = x.shape[-2:]
+    lead = x.shape[:-2]
+    y = x.reshape(-1, 1, h, w)
+    y = F.avg_pool2d(y, (1, k), stride=1, padding=(0, radius), count_include_pad=True)
+    y = F.avg_pool2d(y, (k, 1), stride=1, padding=(radius, 0), count_include_pad=True)
+    return (y * (k * k)).reshape(*lead, h, w)

@@ -1,0 +1,207 @@
+"""Trimaps from rough masks that follow the image, not only the mask.
+
+A rough mask (segmenter output, blocky, dilated or eroded by several pixels) is wrong by more
+than any band a solver can afford, and a fixed band both misses the real edge where the mask is
+far off and wastes the solve where it is right. So:
+
+1. a wide *search band* around the mask edge (width from image size) bounds where the edge can be;
+   its inside (the eroded mask) and outside give foreground and background colour samples;
+2. *local colour models* (Gaussians of those samples in large windows, computed with box sums)
+   classify each band pixel as surely foreground, surely background, or mixed/ambiguous;
+3. the unknown region is what stays ambiguous, grown by a margin that is wider where the image is
+   textured (hair) so the solver gets room for soft edges.
+
+Everything is a pure tensor function (CPU or CUDA). Trimap convention: 1 fg, 0 bg, 0.5 unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from vfxmatte.refine.filters import box_filter, box_sum, dilate, erode
+
+_UPPER = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+def band_trimap(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Fixed-band trimap: erode/dilate the binarised mask by ``radius`` (square window)."""
+    m = (mask > 0.5).float()
+    fg = erode(m, radius)
+    maybe = dilate(m, radius)
+    return fg + 0.5 * (maybe - fg)
+
+
+@dataclass
+class LocalGaussian:
+    """Per-pixel mean (3,H,W) and covariance (6,H,W upper entries) of weighted colour samples."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+    weight: torch.Tensor  # (H,W) local sample mass (how much the model is supported)
+
+
+def local_gaussian(
+    image: torch.Tensor, weights: torch.Tensor, radius: int, reg: float = 1e-3
+) -> LocalGaussian:
+    """Gaussian colour model of the pixels in ``weights`` within ``radius`` of each pixel.
+
+    Where a window holds no sample, the model falls back to the global statistics of the
+    samples (so a thin structure far from its core still gets a usable model).
+    """
+    w = weights.float()
+    img = image.float()
+    n = box_sum(w[None], radius)[0]
+    s1 = box_sum(img * w, radius)
+    prods = torch.stack([img[i] * img[j] for i, j in _UPPER])
+    s2 = box_sum(prods * w, radius)
+    total = w.sum().clamp_min(1e-6)
+    g1 = (img * w).flatten(1).sum(1) / total
+    g2 = (prods * w).flatten(1).sum(1) / total
+    # blend towards the global model where the local sample mass is small
+    prior = 16.0
+    mean = (s1 + prior * g1[:, None, None]) / (n + prior)
+    m2 = (s2 + prior * g2[:, None, None]) / (n + prior)
+    cov = m2 - torch.stack([mean[i] * mean[j] for i, j in _UPPER])
+    cov[0] += reg
+    cov[3] += reg
+    cov[5] += reg
+    return LocalGaussian(mean, cov, n)
+
+
+def _mahalanobis_logdet(x: torch.Tensor, g: LocalGaussian) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared Mahalanobis distance of x (3,H,W) to g, and log-determinant of g's covariance."""
+    a, b, c, d, e, f = g.cov
+    A = d * f - e * e
+    B = c * e - b * f
+    C = b * e - c * d
+    D = a * f - c * c
+    E = b * c - a * e
+    Fm = a * d - b * b
+    det = (a * A + b * B + c * C).clamp_min(1e-12)
+    v = x - g.mean
+    vx, vy, vz = v
+    q = A * vx * vx + D * vy * vy + Fm * vz * vz + 2 * (B * vx * vy + C * vx * vz + E * vy * vz)
+    return q / det, det.log()
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+    lead = x.shape[:-2]
+    kw = {"align_corners": False} if mode == "bilinear" else {}
+    y = F.interpolate(x.reshape(1, -1, *x.shape[-2:]), size=size, mode=mode, **kw)
+    return y.reshape(*lead, *size)
+
+
+@dataclass
+class TrimapResult:
+    """What the solver and the consistency step need from the trimap stage."""
+
+    trimap: torch.Tensor  # (H,W) 1 fg, 0 bg, 0.5 unknown
+    fg_core: torch.Tensor  # (H,W) {0,1} the person's solid core (mask-eroded)
+    prior: torch.Tensor  # (H,W) colour-model alpha estimate in [0,1]
+    confidence: torch.Tensor  # (H,W) in [0,1], how far the fg/bg models are apart
+
+
+def adaptive_trimap(
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    others: torch.Tensor | None = None,
+    search: int = 24,
+    model_radius: int | None = None,
+    llr_sure: float = 6.0,
+    margin: int = 3,
+    texture_margin: int = 6,
+    work_side: int = 512,
+    wide_search: int = 0,
+    texture_threshold: float = 0.08,
+    background: torch.Tensor | None = None,
+) -> TrimapResult:
+    """Image-driven trimap of one person from their rough mask.
+
+    image (3,H,W) in [0,1]; mask (H,W) rough mask; others (H,W) {0,1}: other people's solid
+    cores, always background here. ``search`` is the half-width (px) of the band in which the
+    real edge is looked for, ``wide_search`` (if larger) the half-width used along textured
+    stretches of the edge (hair: local gradient energy above ``texture_threshold``).
+    ``margin``/``texture_margin``: the unknown margin kept around ambiguous pixels in
+    smooth/textured areas. ``background`` (3,H,W): a clean plate; when given, the background
+    model at each pixel is the plate's colour there (as Background Matting does) with a small
+    noise covariance, far sharper than any sampled model. Colour models are fitted at a reduced
+    resolution (long side ``work_side``) because they are smooth by construction: their cost
+    stays flat at 4K.
+    """
+    h, w = mask.shape
+    m = (mask > 0.5).float()
+    img = image.float()
+    gray = img.mean(0)
+    gx = F.pad(gray[:, 1:] - gray[:, :-1], (0, 1))
+    gy = F.pad(gray[1:] - gray[:-1], (0, 0, 0, 1))
+    energy = box_filter((gx.abs() + gy.abs())[None], 2)[0]
+    textured = (energy > texture_threshold).float()
+    if wide_search > search:
+        # hair-like (textured) stretches of the mask edge get the wide band, smooth ones the
+        # narrow band: the edge of a mask is far less reliable where the image is busy
+        busy = (box_filter(textured[None], wide_search)[0] > 0.25).float()
+        fg_core = erode(m, search) * (1 - busy) + erode(m, wide_search) * busy
+        maybe = torch.maximum(dilate(m, search), dilate(m, wide_search) * busy)
+    else:
+        fg_core = erode(m, search)
+        maybe = dilate(m, search)
+    # thin parts (an arm, a mostly occluded person) vanish under the erosion and would get no
+    # foreground constraint at all (alpha 0): give them a core from a much smaller erosion
+    thin_core = erode(m, max(2, search // 4))
+    fg_core = torch.maximum(fg_core, thin_core * (1 - dilate(fg_core, 2 * search)))
+    bg_sure = 1 - maybe
+    if others is not None:
+        bg_sure = torch.maximum(bg_sure, others.float())
+        fg_core = fg_core * (1 - others.float())
+    band = (1 - fg_core) * (1 - bg_sure)
+
+    # colour models on a reduced grid
+    scale = min(1.0, work_side / max(h, w))
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    img_s = _resize(image.float(), size)
+    fg_s = _resize(fg_core, size)
+    bg_s = _resize(bg_sure, size)
+    fg_s = (fg_s > 0.99).float()
+    bg_s = (bg_s > 0.99).float()
+    rad = model_radius or max(4, round(2.5 * search * scale))
+    gf = local_gaussian(img_s, fg_s, rad)
+    gb = local_gaussian(img_s, bg_s, rad)
+    # upsample the models, evaluate at full resolution
+    gf = LocalGaussian(
+        _resize(gf.mean, (h, w)), _resize(gf.cov, (h, w)), _resize(gf.weight, (h, w))
+    )
+    gb = LocalGaussian(
+        _resize(gb.mean, (h, w)), _resize(gb.cov, (h, w)), _resize(gb.weight, (h, w))
+    )
+    if background is not None:
+        noise = torch.tensor([4e-4, 0, 0, 4e-4, 0, 4e-4], device=image.device)[:, None, None]
+        gb = LocalGaussian(background.float(), noise.expand(6, h, w).clone(), gb.weight)
+    qf, ldf = _mahalanobis_logdet(img, gf)
+    qb, ldb = _mahalanobis_logdet(img, gb)
+    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)  # > 0: more likely foreground
+
+    # alpha prior: projection on the line between the local means
+    diff = gf.mean - gb.mean
+    sep = (diff * diff).sum(0)
+    prior = (((img - gb.mean) * diff).sum(0) / sep.clamp_min(1e-6)).clamp(0, 1)
+    confidence = (sep / (sep + 0.01)).clamp(0, 1)
+
+    sure_fg = (llr > llr_sure) & (qf < 9.0)
+    sure_bg = (llr < -llr_sure) & (qb < 9.0)
+    sure_fg = sure_fg.float() * band
+    sure_bg = sure_bg.float() * band
+    ambiguous = band * (1 - sure_fg) * (1 - sure_bg)
+    # texture: local gradient energy, normalised; wide margin in hair-like areas
+    unknown = dilate(ambiguous, margin)
+    unknown = torch.maximum(unknown, dilate(ambiguous, texture_margin) * textured)
+    # an edge between sure fg and sure bg must stay unknown too
+    unknown = torch.maximum(unknown, dilate(sure_fg, margin) * dilate(sure_bg, margin))
+    unknown = unknown * band
+    if others is not None:
+        unknown = unknown * (1 - others.float())
+    fg = torch.maximum(fg_core, sure_fg) * (1 - unknown)
+    trimap = fg + 0.5 * unknown
+    return TrimapResult(trimap, fg_core, prior, confidence)
