@@ -49,6 +49,7 @@ from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState,
 from vfxmatte.plates import PlateSource, open_plate
 from vfxmatte.preview import review_frame
 from vfxmatte.refine.consistency import enforce_instance_consistency
+from vfxmatte.refine.foreground import premultiplied_foreground
 from vfxmatte.refine.temporal import TemporalSmoother
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
 
@@ -229,7 +230,7 @@ class Job:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         clock.lap("engine")
-        alphas, union = enforce_instance_consistency(alphas)
+        alphas, union = enforce_instance_consistency(alphas, inp.extras.get("cores"))
         clock.lap("refine")
         alphas_np = alphas.float().cpu().numpy()
         union_np = union.float().cpu().numpy()
@@ -301,7 +302,7 @@ class Job:
         if self.spec.write_colour:
             rgb = plate.rgb()
             for i, name in enumerate(result.names):
-                premult = rgb * result.alphas[i][..., None]
+                premult = premultiplied_foreground(rgb, result.alphas[i], self.device)
                 for c, ch in enumerate("RGB"):
                     channels[f"{name}.{ch}"] = premult[..., c]
         data_window = plate.data_window

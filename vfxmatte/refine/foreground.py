@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -94,3 +95,21 @@ def estimate_foreground(
     if return_background:
         return fg, bg
     return fg
+
+
+def premultiplied_foreground(
+    rgb: np.ndarray, alpha: np.ndarray, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Premultiplied foreground colour (H,W,3) of a plate (any colour encoding) under ``alpha``.
+
+    The estimate is linear in the image for a given alpha, so a scene-linear plate is scaled
+    into [0, 1] for the solve and back afterwards: values above 1 survive (only negative
+    values are clipped). Multiplying the estimated foreground, rather than the plate, by alpha
+    is what removes the dark or background-coloured fringe from soft edges.
+    """
+    scale = max(1.0, float(np.max(rgb))) if rgb.size else 1.0
+    image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1) / scale)).to(device)
+    a = torch.from_numpy(np.ascontiguousarray(alpha)).to(device)
+    fg = estimate_foreground(image.float(), a.float())
+    out = (fg * a.float() * scale).permute(1, 2, 0).cpu().numpy()
+    return out.astype(np.float32)
