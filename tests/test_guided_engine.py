@@ -21,6 +21,16 @@ from vfxmatte.refine.tiling import feather, tile_boxes
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The solver is many small tensor ops: on a shared 2-core box torch's thread pool
+    oversubscribes and runs it ~10-60x slower (measured), so these tests use one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _shared_data() -> Path | None:
     env = os.environ.get("VFXMATTE_SHARED_DATA")
     if env and Path(env).is_dir():
