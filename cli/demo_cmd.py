@@ -14,7 +14,7 @@ def demo(
     folder: Annotated[Path, typer.Option("--out", help="Where the demo shot and mattes go")] = Path(
         "demo"
     ),
-    frames: Annotated[int, typer.Option(help="Number of frames (from 1001)")] = 6,
+    frames: Annotated[int, typer.Option(help="Number of frames (from 1001)")] = 4,
     engine: Annotated[str, typer.Option(help="Engine to run")] = "guided",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
 ) -> None:
