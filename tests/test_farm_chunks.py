@@ -65,9 +65,13 @@ def test_run_arguments_round_trip_and_refuse_unknown_fields():
         assert args[i - 1] == pair[0]
     assert "--full-frame" in args and args[-2:] == ["--skip-existing", "--progress-lines"]
 
+    video = run_arguments(spec.model_copy(update={"temporal_strength": 0.3, "keyframes": [1, 4]}))
+    assert video[video.index("--temporal-strength") + 1] == "0.3"
+    assert video[video.index("--keyframes") + 1] == "1,4"
+
     class Later(JobSpec):  # a field JobSpec may gain later, with no option here
-        temporal_strength: float = 0.5
+        denoise: float = 0.5
 
     run_arguments(Later(**spec.model_dump()))  # at its default: fine
-    with pytest.raises(Bad, match="temporal_strength"):
-        run_arguments(Later(**spec.model_dump(), temporal_strength=0.9))
+    with pytest.raises(Bad, match="denoise"):
+        run_arguments(Later(**spec.model_dump(), denoise=0.9))

@@ -83,6 +83,7 @@ def _reference(tmp: Path, entry: dict) -> str:
         frames=entry["frames"],
         engine="guided",
         device="cpu",
+        temporal_strength=0.0,  # as the farm shots (farm_helpers.write_shot_list)
     )
     result = run_job(spec)
     assert result.complete

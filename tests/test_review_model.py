@@ -240,7 +240,7 @@ def test_view_modes_and_wipe(piped):
     alpha = compose.render(img, ViewMode.ALPHA, 0, Background.BLACK)
     assert overlay.shape == plate.shape == alpha.shape == (90, 160, 3)
     inside = img.alphas[0].astype(np.float32) > 0.9
-    outside = img.alphas.astype(np.float32).sum(0) < 0.01
+    outside = img.alphas.astype(np.float32).sum(0) < 0.5 / 255  # renders as 0 in 8 bits
     # overlay changes the plate only where people are
     assert np.abs(overlay.astype(int) - plate.astype(int))[inside].mean() > 10
     assert np.abs(overlay.astype(int) - plate.astype(int))[outside].max() <= 1

@@ -77,7 +77,8 @@ def test_token_file_is_private_and_auth_required(service: RunningService):
         assert r.headers["www-authenticate"] == "Bearer"
     good = {"Authorization": f"Bearer {service.token}"}
     info = httpx.get(service.url + "/v1/info", headers=good).json()
-    assert [e["name"] for e in info["engines"] if e["available"]] == ["guided"]
+    available = [e["name"] for e in info["engines"] if e["available"]]
+    assert "guided" in available  # rvm too where its weights are installed (CI installs them)
     assert "cpu" in info["devices"]
 
 

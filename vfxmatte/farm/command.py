@@ -14,7 +14,7 @@ from vfxmatte.jobspec import JobSpec
 TRANSLATED = {
     "plate", "out", "masks", "id_map", "ids", "frames", "engine", "engine_options", "device",
     "colorspace", "ocio_config", "compression", "full_frame", "write_colour", "skip_existing",
-    "clean_plate", "preroll",
+    "clean_plate", "preroll", "temporal_strength", "keyframes", "start_frame",
 }  # fmt: skip
 
 
@@ -72,6 +72,12 @@ def run_arguments(
         args += ["--preroll", str(preroll)]
     if spec.ids:
         args += ["--ids", ",".join(str(i) for i in spec.ids)]
+    # Always explicit: a chunk must smooth exactly as the shot was set up, whatever the default.
+    args += ["--temporal-strength", repr(float(spec.temporal_strength))]
+    if spec.keyframes:
+        args += ["--keyframes", ",".join(str(k) for k in spec.keyframes)]
+    if spec.start_frame != type(spec).model_fields["start_frame"].default:
+        args += ["--start-frame", str(spec.start_frame)]
     args += ["--skip-existing", "--progress-lines"]
     return args
 

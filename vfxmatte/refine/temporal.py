@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from vfxmatte.flow import (
@@ -34,6 +35,7 @@ from vfxmatte.flow import (
 )
 
 DEFAULT_STRENGTH = 0.6
+SUPPORT_RADIUS = 0.01  # of the long side: how far from the current alpha smoothing may act
 # Motion (fraction of the plate width per frame) at which blending fades to ~37%: fast motion is
 # left to the engine, whose alpha there is fresher than any warped one.
 DEFAULT_SPEED_LIMIT = 0.02
@@ -58,16 +60,22 @@ def blend(
 
     active: per instance; an inactive one (its mask is empty or missing on this frame: the person
     left the shot) keeps its current alpha, so no ghost of the previous frame lingers.
+
+    The blend only acts near the current alpha (within ``support_radius`` of it): flow on flat
+    background can be consistent yet wrong, and must not drag a faint copy of the person there.
     """
     n, h, w = alphas.shape
     flow = resize_flow(pair.backward, w, h)
     wgt = resize_map(weight, w, h)
+    radius = max(2, int(round(SUPPORT_RADIUS * max(h, w))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     out = alphas.copy()
     for i in range(n):
         if active is not None and not active[i]:
             continue
         warped = warp(prev_alphas[i], flow)
-        out[i] = wgt * warped + (1.0 - wgt) * alphas[i]
+        support = cv2.dilate((alphas[i] > 1.0 / 255).astype(np.uint8), kernel).astype(bool)
+        out[i] = np.where(support, wgt * warped + (1.0 - wgt) * alphas[i], alphas[i])
     return np.clip(out, 0.0, 1.0)
 
 
