@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from vfxmatte.errors import BadArgumentError, ExitCode, VfxMatteError
 from vfxmatte.jobspec import JobSpec
+from vfxmatte.options import parse_engine_options
 from vfxmatte.pipeline import Job
 from vfxmatte.progress import make_reporter
 from vfxmatte.sequence import parse_frames
@@ -41,24 +42,6 @@ def parse_ids(text: str | None) -> list[int] | None:
     if not ids or min(ids) <= 0:
         raise BadArgumentError(f"--ids {text}: expected positive integers such as 1,2,5")
     return ids
-
-
-def parse_engine_options(options: list[str]) -> dict[str, object]:
-    """``["band=0.02", "iterations=200"]`` -> typed dict (numbers parsed, rest kept as text)."""
-    parsed: dict[str, object] = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BadArgumentError(f"--engine-option {item}: expected KEY=VALUE")
-        for cast in (int, float):
-            try:
-                parsed[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            parsed[key] = {"true": True, "false": False}.get(value.lower(), value)
-    return parsed
 
 
 def parse_keyframes(text: str | None) -> list[int] | None:

@@ -30,7 +30,7 @@ from vfxmatte.flow import to_grey
 from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
-    default_colorspace,
+    colorspace_of,
     encoding_colorspace,
     load_config,
     resolve_colorspace,
@@ -191,13 +191,7 @@ class Job:
 
     # -- per-frame work ---------------------------------------------------------------------
     def _converter(self, plate: ImageFrame) -> ColourConverter:
-        source = self.user_colorspace or default_colorspace(
-            self.config,
-            plate.file_colorspace,
-            plate.is_float,
-            plate.bits_per_sample,
-            plate.path.suffix.lstrip("."),
-        )
+        source = colorspace_of(self.config, plate, self.user_colorspace)
         if source not in self._converters:
             self._converters[source] = ColourConverter(self.config, source, self.engine_colorspace)
         return self._converters[source]

@@ -16,6 +16,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from vfxmatte.errors import BadArgumentError
+from vfxmatte.io.images import ImageFrame
 
 DEFAULT_CONFIG = "ocio://studio-config-latest"
 
@@ -117,6 +118,17 @@ def default_colorspace(
     if file_format.lower() in ("dpx", "cineon") and bits_per_sample == 10:
         return resolve_colorspace(config, "log")
     return resolve_colorspace(config, "srgb")
+
+
+def colorspace_of(config: ocio.Config, image: ImageFrame, named: str | None = None) -> str:
+    """The colourspace of a read image: ``named`` (already resolved) wins, else the defaults."""
+    return named or default_colorspace(
+        config,
+        image.file_colorspace,
+        image.is_float,
+        image.bits_per_sample,
+        image.path.suffix.lstrip("."),
+    )
 
 
 @dataclass

@@ -29,7 +29,7 @@ from vfxmatte.errors import InvalidInputError, MissingInputError, VfxMatteError
 from vfxmatte.io.atomic import TEMP_MARK, write_atomically
 from vfxmatte.io.colour import (
     ColourConverter,
-    default_colorspace,
+    colorspace_of,
     encoding_colorspace,
     load_config,
 )
@@ -226,13 +226,7 @@ class PlateView:
         makes the proxy about ten times cheaper.
         """
         img: ImageFrame = self.source.read(frame)
-        src = default_colorspace(
-            self.config,
-            img.file_colorspace,
-            img.is_float,
-            img.bits_per_sample,
-            img.path.suffix.lstrip("."),
-        )
+        src = colorspace_of(self.config, img)
         if src not in self._converters:
             self._converters[src] = ColourConverter(self.config, src, self.display)
         rgb = to_display_window(img.rgb(), img.data_window, display_window)

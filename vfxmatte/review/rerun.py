@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
 from vfxmatte.events import EventCallback, ignore_events
 from vfxmatte.jobspec import JobSpec
+from vfxmatte.options import parse_engine_options
 from vfxmatte.pipeline import Job, JobResult
 from vfxmatte.review.model import ResultFolder
 from vfxmatte.sequence import format_frames
@@ -58,20 +59,8 @@ def base_spec(
 
 def parse_options(text: str) -> dict[str, Any]:
     """``"band=0.02 eps=1e-4"`` (spaces or commas) -> typed dict, numbers parsed."""
-    parsed: dict[str, Any] = {}
-    for item in (t for t in re.split(r"[\s,]+", text.strip()) if t):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BadArgumentError(f"engine option '{item}': expected KEY=VALUE")
-        for cast in (int, float):
-            try:
-                parsed[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            parsed[key] = {"true": True, "false": False}.get(value.lower(), value)
-    return parsed
+    items = [t for t in re.split(r"[\s,]+", text.strip()) if t]
+    return parse_engine_options(items, what="engine option")
 
 
 def next_rerun_folder(result: ResultFolder) -> Path:

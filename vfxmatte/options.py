@@ -1,0 +1,29 @@
+"""Engine options typed from text (``band=0.02``): shared by the CLI, the review panel, the farm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vfxmatte.errors import BadArgumentError
+
+
+def parse_engine_options(items: Iterable[str], what: str = "--engine-option") -> dict[str, Any]:
+    """``["band=0.02", "iterations=200", "refine=guided"]`` -> ``{"band": 0.02, ...}``.
+
+    Integers and floats are parsed, ``true``/``false`` become booleans, the rest stays text.
+    """
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadArgumentError(f"{what} {item}: expected KEY=VALUE")
+        for cast in (int, float):
+            try:
+                parsed[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            parsed[key] = {"true": True, "false": False}.get(value.lower(), value)
+    return parsed
