@@ -37,10 +37,10 @@ from vfxmatte.io.colour import (
 )
 from vfxmatte.io.images import (
     ImageFrame,
-    Window,
     check_finite,
     exr_is_complete,
     normalise_compression,
+    to_display_window,
     write_exr,
 )
 from vfxmatte.jobspec import JobSpec
@@ -302,7 +302,8 @@ class Job:
         data_window = plate.data_window
         if self.spec.full_frame and plate.data_window != plate.display_window:
             channels = {
-                k: _pad_to(v, plate.data_window, plate.display_window) for k, v in channels.items()
+                k: to_display_window(v, plate.data_window, plate.display_window)
+                for k, v in channels.items()
             }
             data_window = plate.display_window
         path = self.out.path(result.frame)
@@ -484,17 +485,6 @@ class _StageClock:
 def _absolute(pattern: str) -> str:
     """Absolute form of a sequence pattern, so results opened elsewhere still find their inputs."""
     return str(Path(pattern).expanduser().absolute())
-
-
-def _pad_to(values: np.ndarray, data: Window, display: Window) -> np.ndarray:
-    """Place data-window pixels inside a zeroed display window (clipping what lies outside)."""
-    out = np.zeros((display.height, display.width), np.float32)
-    x0, y0 = data.x - display.x, data.y - display.y
-    xs, ys = max(x0, 0), max(y0, 0)
-    xe, ye = min(x0 + data.width, display.width), min(y0 + data.height, display.height)
-    if xe > xs and ye > ys:
-        out[ys:ye, xs:xe] = values[ys - y0 : ye - y0, xs - x0 : xe - x0]
-    return out
 
 
 def run_job(spec: JobSpec, on_event: EventCallback = ignore_events) -> JobResult:

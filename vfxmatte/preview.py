@@ -46,26 +46,17 @@ def alpha_tile(alpha: np.ndarray) -> np.ndarray:
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
     img = (np.clip(tile, 0, 1) * 255).astype(np.uint8).copy()
     scale = max(0.4, img.shape[1] / 700)
-    cv2.putText(
-        img,
-        text,
-        (8, int(24 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale * 0.6,
-        (0, 0, 0),
-        3,
-        cv2.LINE_AA,
-    )
-    cv2.putText(
-        img,
-        text,
-        (8, int(24 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale * 0.6,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
-    )
+    for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # dark outline, then fill
+        cv2.putText(
+            img,
+            text,
+            (8, int(24 * scale)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.6,
+            colour,
+            thickness,
+            cv2.LINE_AA,
+        )
     return img
 
 

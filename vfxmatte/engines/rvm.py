@@ -241,21 +241,21 @@ class RVMEngine(Engine):
         if self.fallback == "mask":
             other = (masks > 0.5).float()
         else:
-            other = (
-                self._guided()
-                .matte(
-                    EngineInput(
-                        image=inp.image.to(self.device, torch.float32),
-                        masks=masks,
-                        names=list(inp.names),
-                        frame=inp.frame,
-                        clean_plate=inp.clean_plate,
-                    )
-                )
-                .clamp(0.0, 1.0)
-            )
+            other = self._guided_matte(inp, masks).clamp(0.0, 1.0)
         w = torch.tensor(weights, dtype=alphas.dtype, device=alphas.device).view(-1, 1, 1)
         return w * alphas + (1 - w) * other
+
+    def _guided_matte(self, inp: EngineInput, masks: torch.Tensor) -> torch.Tensor:
+        """The guided engine on this frame with ``masks`` as the rough masks."""
+        return self._guided().matte(
+            EngineInput(
+                image=inp.image.to(self.device, torch.float32),
+                masks=masks,
+                names=list(inp.names),
+                frame=inp.frame,
+                clean_plate=inp.clean_plate,
+            )
+        )
 
     def _guided(self) -> Engine:
         if self._refiner is None:
@@ -271,14 +271,6 @@ class RVMEngine(Engine):
         the rest of this engine. The result is gated by where RVM found the person, so refinement
         never brings back someone the masks removed.
         """
-        refined = self._guided().matte(
-            EngineInput(
-                image=inp.image.to(self.device, torch.float32),
-                masks=alphas,
-                names=list(inp.names),
-                frame=inp.frame,
-                clean_plate=inp.clean_plate,
-            )
-        )
+        refined = self._guided_matte(inp, alphas)
         present = (alphas.flatten(1).amax(1) > 0).to(refined.dtype).view(-1, 1, 1)
         return refined.clamp(0.0, 1.0) * present

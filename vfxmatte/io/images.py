@@ -109,6 +109,20 @@ class ImageFrame:
         return self.pixels[..., 0]
 
 
+def to_display_window(values: np.ndarray, data: Window, display: Window) -> np.ndarray:
+    """Place data-window pixels ((H, W) or (H, W, C)) in a zeroed display-window array."""
+    shape = (display.height, display.width, *values.shape[2:])
+    if data == display:
+        return values
+    out = np.zeros(shape, values.dtype)
+    x0, y0 = data.x - display.x, data.y - display.y
+    xs, ys = max(x0, 0), max(y0, 0)
+    xe, ye = min(x0 + data.width, display.width), min(y0 + data.height, display.height)
+    if xe > xs and ye > ys:
+        out[ys:ye, xs:xe] = values[ys - y0 : ye - y0, xs - x0 : xe - x0]
+    return out
+
+
 def read_image(path: str | Path, what: str = "image") -> ImageFrame:
     """Read any OIIO-readable file to float32, with a one-line error for missing/corrupt files.
 

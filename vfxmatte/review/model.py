@@ -33,7 +33,7 @@ from vfxmatte.io.colour import (
     encoding_colorspace,
     load_config,
 )
-from vfxmatte.io.images import ImageFrame, Window, read_image
+from vfxmatte.io.images import ImageFrame, Window, read_image, to_display_window
 from vfxmatte.plates import open_plate
 from vfxmatte.sequence import SequencePath, format_frames
 
@@ -94,20 +94,6 @@ def people_in_channels(channels: list[str], instances: str = "") -> list[str]:
     layers = [c[:-2] for c in channels if c.endswith(".A") and c.count(".") == 1]
     ordered = [n for n in instances.split(",") if n in layers] if instances else []
     return ordered + sorted(n for n in layers if n not in ordered)
-
-
-def to_display_window(values: np.ndarray, data: Window, display: Window) -> np.ndarray:
-    """Place data-window pixels ((H, W) or (H, W, C)) in a zeroed display-window array."""
-    shape = (display.height, display.width, *values.shape[2:])
-    if data == display:
-        return values
-    out = np.zeros(shape, values.dtype)
-    x0, y0 = data.x - display.x, data.y - display.y
-    xs, ys = max(x0, 0), max(y0, 0)
-    xe, ye = min(x0 + data.width, display.width), min(y0 + data.height, display.height)
-    if xe > xs and ye > ys:
-        out[ys:ye, xs:xe] = values[ys - y0 : ye - y0, xs - x0 : xe - x0]
-    return out
 
 
 @dataclass
