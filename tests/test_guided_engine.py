@@ -15,7 +15,13 @@ from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.consistency import enforce_instance_consistency
 from vfxmatte.refine.foreground import estimate_foreground
-from vfxmatte.refine.laplacian import MattingLaplacian, solve_alpha, solve_alpha_pyramid
+from vfxmatte.refine.laplacian import (
+    CentredLaplacian,
+    MattingLaplacian,
+    linear_upsample,
+    solve_alpha,
+    solve_alpha_pyramid,
+)
 from vfxmatte.refine.tiling import feather, tile_boxes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,6 +86,61 @@ def test_laplacian_matches_pymatting_interior():
     np.testing.assert_allclose(lap.diagonal().numpy()[2:-2, 2:-2], diag[2:-2, 2:-2], atol=1e-6)
     q = torch.rand(15, 19, generator=g, dtype=torch.float64)
     assert abs(float((lap.matvec(p) * q).sum() - (lap.matvec(q) * p).sum())) < 1e-8
+
+
+def _two_colour_tiles(batch: int = 3, h: int = 24, w: int = 32) -> torch.Tensor:
+    """Flat patches, a sharp two-colour edge and texture: the windows whose covariance is
+    singular or rank one are where float32 box sums fail."""
+    g = torch.Generator().manual_seed(11)
+    img = torch.rand(batch, 3, h, w, generator=g, dtype=torch.float64)
+    img[:, :, :, : w // 2] = torch.tensor([0.8, 0.6, 0.3], dtype=torch.float64)[:, None, None]
+    img[:, :, : h // 2, : w // 4] = torch.tensor([0.1, 0.2, 0.7], dtype=torch.float64)[
+        :, None, None
+    ]
+    return img
+
+
+def test_float32_operator_matches_float64_where_box_sums_fail():
+    img = _two_colour_tiles()
+    lap = MattingLaplacian.build(img, radius=1, eps=1e-7)
+    g = torch.Generator().manual_seed(12)
+    p = torch.rand(img.shape[0], *img.shape[-2:], generator=g, dtype=torch.float64)
+    ref = lap.matvec(p)
+    scale = float(ref.abs().max())
+    centred = CentredLaplacian.from_laplacian(lap, torch.float32).matvec(p.float()).double()
+    assert float((centred - ref).abs().max()) < 1e-4 * scale
+    # the naive float32 box-sum form is off by O(1) on the same input: why the centred form exists
+    naive = MattingLaplacian(
+        img.float(), 1, lap.n.float(), lap.mu.float(), lap.delta.float(), lap.count.float()
+    ).matvec(p.float())
+    assert float((naive.double() - ref).abs().max()) > 1e-2 * scale
+    # batch items are independent systems: one tile alone gives the same answer
+    alone = CentredLaplacian.from_laplacian(MattingLaplacian.build(img[1]), torch.float32)
+    assert torch.allclose(alone.matvec(p[1].float()), centred[1].float(), atol=1e-4 * scale)
+
+
+def test_float32_and_float64_solves_agree():
+    alpha = _ramp()
+    image = _composite(alpha, noise=0.02)
+    known = ((alpha == 0) | (alpha == 1)).float()
+    a64 = solve_alpha(image, known, alpha.round(), iters=500, tol=1e-7, dtype=torch.float64)
+    a32 = solve_alpha(image, known, alpha.round(), iters=500, tol=1e-6, dtype=torch.float32)
+    assert float((a64 - a32).abs().max()) < 2e-3
+
+
+def test_linear_upsample_keeps_edges_sharp():
+    """A coarse alpha carried up through its colour model lands on the fine image's edge;
+    bilinear upsampling smears it over the coarse pixel."""
+    alpha = torch.zeros(64, 64)
+    alpha[:, 33:] = 1.0  # edge between fine columns 32 and 33: mid-pixel at the coarse level
+    image = _composite(alpha, noise=0.0)
+    coarse_img = torch.nn.functional.avg_pool2d(image[None], 2)[0]
+    coarse_alpha = torch.nn.functional.avg_pool2d(alpha[None, None], 2)[0, 0]
+    up = linear_upsample(coarse_alpha, coarse_img, image, radius=1, eps=1e-6)
+    bilinear = torch.nn.functional.interpolate(
+        coarse_alpha[None, None], size=(64, 64), mode="bilinear", align_corners=False
+    )[0, 0]
+    assert float((up - alpha).abs().mean()) < 0.25 * float((bilinear - alpha).abs().mean())
 
 
 def test_solver_recovers_soft_ramp():
