@@ -117,6 +117,8 @@ def test_float32_operator_matches_float64_where_box_sums_fail():
     # batch items are independent systems: one tile alone gives the same answer
     alone = CentredLaplacian.from_laplacian(MattingLaplacian.build(img[1]), torch.float32)
     assert torch.allclose(alone.matvec(p[1].float()), centred[1].float(), atol=1e-4 * scale)
+    diag = CentredLaplacian.from_laplacian(lap, torch.float32).diag
+    assert torch.allclose(diag, lap.diagonal(), atol=1e-6 * float(lap.diagonal().abs().max()))
 
 
 def test_float32_and_float64_solves_agree():
@@ -141,6 +143,11 @@ def test_linear_upsample_keeps_edges_sharp():
         coarse_alpha[None, None], size=(64, 64), mode="bilinear", align_corners=False
     )[0, 0]
     assert float((up - alpha).abs().mean()) < 0.25 * float((bilinear - alpha).abs().mean())
+    # evaluating only a band gives the same values there (and nothing elsewhere)
+    band = (torch.arange(64) - 32.5).abs().lt(6).expand(64, 64)
+    part = linear_upsample(coarse_alpha, coarse_img, image, radius=1, eps=1e-6, where=band)
+    assert torch.allclose(part[band], up[band], atol=1e-6)
+    assert float(part[~band].abs().max()) == 0.0
 
 
 def test_solver_recovers_soft_ramp():

@@ -14,20 +14,27 @@ Options (``self.options``):
     hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
         (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
     trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
+    trimap_side (2048): frames with a longer side get their trimaps on a proxy shrunk by an
+        integer factor to at most this size (same band widths in full-resolution pixels).
     margin (3), texture_margin (6), llr_sure (6): unknown margin (px) kept around ambiguous
         pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
     two_pass (True): with several people, recompute each trimap with the others' *sure*
         foreground (not just their eroded masks) as background: stops leakage between people.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
-    coarse_iters (300), fine_iters (30), top_iters (10): CG iterations at the coarsest level, at
-        each finer one, and at levels whose long side exceeds 2048 px (4K: only sharpening).
+    coarse_iters (300), fine_iters (30): CG iterations at the coarsest level and at each finer one.
+    top_side (2048), top_iters (0): frames with a longer side than ``top_side`` (4K) run only
+        ``top_iters`` at full resolution, which refines the level below (0: keep its upsampled
+        solution; measured in docs/benchmarks.md).
     tile (64), overlap (16): refinement tiles (only those holding unknown pixels are solved, all
         in one batched float32 CG).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from vfxmatte.engines.base import Engine, EngineInput
 from vfxmatte.refine.filters import erode
@@ -64,9 +71,57 @@ class GuidedEngine(Engine):
         if plate is not None:
             plate = plate.to(self.device, torch.float32).clamp(0, 1)
         n, h, w = masks.shape
-        search = self._search_width(max(h, w))
-        wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         present = [i for i in range(n) if bool(masks[i].any())]
+        factor = max(1, math.ceil(max(h, w) / self._opt("trimap_side", 2048)))
+        if factor == 1:
+            tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
+        else:
+            # 4K and up: trimaps on a proxy (cost /factor^2), the solve at full resolution
+            small = [_shrink(t, factor) if t is not None else None for t in (image, masks, plate)]
+            tris, sure, rois = self._trimap_stage(
+                small[0], (small[1] > 0.5).float(), small[2], present, max(h, w)
+            )
+            sure = _enlarge(sure, factor, (h, w))
+            for i in present:
+                y0, y1, x0, x1 = (v * factor for v in rois[i])
+                rois[i] = (y0, min(h, y1), x0, min(w, x1))
+                tris[i] = _enlarge(tris[i], factor, (rois[i][1] - y0, rois[i][3] - x0))
+        out = torch.zeros_like(masks)
+        big = max(h, w) > self._opt("top_side", 2048)
+        top_iters = self._opt("top_iters", 0) if big else None
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            tri = tris[i]
+            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
+                image[:, y0:y1, x0:x1],
+                (tri != 0.5).float(),
+                (tri > 0.75).float(),
+                radius=self._opt("radius", 1),
+                eps=self._opt("eps", 1e-7),
+                coarse_iters=self._opt("coarse_iters", 300),
+                fine_iters=self._opt("fine_iters", 30),
+                top_iters=top_iters,
+                tile=self._opt("tile", 64),
+                overlap=self._opt("overlap", 16),
+            )
+        self._cores = sure
+        self._trimaps = torch.zeros_like(masks)
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            self._trimaps[i, y0:y1, x0:x1] = tris[i]
+        inp.extras["cores"] = sure
+        return out
+
+    def _trimap_stage(self, image, masks, plate, present, full_side: int):
+        """Trimaps, sure-foreground cores and regions of interest of every person.
+
+        ``full_side`` is the frame's long side at full resolution: band widths are chosen for
+        it and scaled to ``image``'s size (a proxy of a 4K frame is given the same bands).
+        """
+        n, h, w = masks.shape
+        ratio = max(h, w) / full_side
+        search = max(1, round(self._search_width(full_side) * ratio))
+        wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
         # pass 1: each person's sure foreground, with the others' eroded masks as background
         sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
@@ -80,29 +135,7 @@ class GuidedEngine(Engine):
                 y0, y1, x0, x1 = rois[i]
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
-        out = torch.zeros_like(masks)
-        for i in present:
-            y0, y1, x0, x1 = rois[i]
-            tri = tris[i]
-            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
-                image[:, y0:y1, x0:x1],
-                (tri != 0.5).float(),
-                (tri > 0.75).float(),
-                radius=self._opt("radius", 1),
-                eps=self._opt("eps", 1e-7),
-                coarse_iters=self._opt("coarse_iters", 300),
-                fine_iters=self._opt("fine_iters", 30),
-                top_iters=self._opt("top_iters", 10),
-                tile=self._opt("tile", 64),
-                overlap=self._opt("overlap", 16),
-            )
-        self._cores = sure
-        self._trimaps = torch.zeros_like(masks)
-        for i in present:
-            y0, y1, x0, x1 = rois[i]
-            self._trimaps[i, y0:y1, x0:x1] = tris[i]
-        inp.extras["cores"] = sure
-        return out
+        return tris, sure, rois
 
     def _search_width(self, long_side: int) -> int:
         """Half-width (px) of the edge search band.
@@ -139,3 +172,16 @@ class GuidedEngine(Engine):
             llr_sure=self._opt("llr_sure", 6.0),
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
         ).trimap
+
+
+def _shrink(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Area-average (..., H, W) by an integer factor (partial edge blocks averaged too)."""
+    lead = x.shape[:-2]
+    y = F.avg_pool2d(x.reshape(-1, 1, *x.shape[-2:]), factor, ceil_mode=True)
+    return y.reshape(*lead, *y.shape[-2:])
+
+
+def _enlarge(x: torch.Tensor, factor: int, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour enlarge of (..., h, w) by an integer factor, cropped to ``size``."""
+    y = x.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+    return y[..., : size[0], : size[1]].contiguous()

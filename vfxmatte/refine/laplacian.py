@@ -136,30 +136,33 @@ class CentredLaplacian:
     gain: torch.Tensor  # (..., (2r+1)^2, 3, H, W) D_k C_dk / n_k
     inv_n: torch.Tensor  # (H, W)
     count: torch.Tensor  # (H, W)
+    diag: torch.Tensor  # (..., H, W) float64 diagonal of L, for the Jacobi preconditioner
 
     @classmethod
     def from_laplacian(
         cls, lap: MattingLaplacian, dtype: torch.dtype = torch.float32
     ) -> CentredLaplacian:
+        """The operator for ``lap``'s windows; also fills :attr:`diag` (Jacobi)."""
         r = lap.radius
         h, w = lap.image.shape[-2:]
         offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
         padded = F.pad(lap.image, (r, r, r, r))
         inside = F.pad(torch.ones_like(lap.n), (r, r, r, r))
-        planes = []
-        for dy, dx in offsets:
+        shape = (*lap.mu.shape[:-3], len(offsets), 3, h, w)
+        centred = torch.empty(shape, dtype=dtype, device=lap.image.device)
+        gain = torch.empty(shape, dtype=dtype, device=lap.image.device)
+        inv_n = 1.0 / lap.n
+        # diagonal: L_ii = sum over windows k containing i of 1 - (1 + C^T D C) / n_k
+        acc = torch.zeros_like(F.pad(lap.mu[..., 0, :, :], (r, r, r, r)))
+        for j, (dy, dx) in enumerate(offsets):
             sl = (..., slice(r + dy, r + dy + h), slice(r + dx, r + dx + w))
-            planes.append((padded[sl] - lap.mu) * inside[sl])
-        centred = torch.stack(planes, -4)
-        gain = _sym_matvec(lap.delta.unsqueeze(-4), centred) / lap.n
-        return cls(
-            r,
-            offsets,
-            centred.to(dtype),
-            gain.to(dtype),
-            (1.0 / lap.n).to(dtype),
-            lap.count.to(dtype),
-        )
+            c = (padded[sl] - lap.mu) * inside[sl]
+            g = _sym_matvec(lap.delta, c) * inv_n
+            centred[..., j, :, :, :] = c
+            gain[..., j, :, :, :] = g
+            acc[sl] += ((g * c).sum(-3) + inv_n) * inside[sl]
+        diag = lap.count - acc[..., r : r + h, r : r + w]
+        return cls(r, offsets, centred, gain, inv_n.to(dtype), lap.count.to(dtype), diag)
 
     def matvec(self, p: torch.Tensor) -> torch.Tensor:
         """``L @ p`` for p (..., H, W) in this operator's dtype."""
@@ -171,11 +174,13 @@ class CentredLaplacian:
         for j, (dy, dx) in enumerate(self.offsets):
             shifted = padded[..., r + dy : r + dy + h, r + dx : r + dx + w]
             mean += shifted
-            coef += self.gain[..., j, :, :, :] * shifted.unsqueeze(-3)
+            coef.addcmul_(self.gain[..., j, :, :, :], shifted.unsqueeze(-3))
         mean *= self.inv_n
         acc = torch.zeros_like(padded)
+        c0, c1, c2 = coef.unbind(-3)
         for j, (dy, dx) in enumerate(self.offsets):
-            term = (coef * self.centred[..., j, :, :, :]).sum(-3) + mean
+            d0, d1, d2 = self.centred[..., j, :, :, :].unbind(-3)
+            term = torch.addcmul(mean, c0, d0).addcmul_(c1, d1).addcmul_(c2, d2)
             acc[..., r + dy : r + dy + h, r + dx : r + dx + w] += term
         return self.count * p - acc[..., r : r + h, r : r + w]
 
@@ -204,15 +209,19 @@ def solve_alpha(
     form); window statistics are always computed in float64. Returns alpha in [0,1].
     """
     f64 = torch.float64
-    lap = MattingLaplacian.build(image, radius, eps)
     unknown64 = (known < 0.5).to(f64)
     if not bool(unknown64.any()):
         return (alpha_known.to(f64) * (1 - unknown64)).clamp(0, 1).to(image.dtype)
-    pw = prior_weight.to(f64) if torch.is_tensor(prior_weight) else float(prior_weight)
-    precond = (lap.diagonal() + unknown64 * pw).clamp_min(1e-6) * unknown64 + (1 - unknown64)
+    lap = MattingLaplacian.build(image, radius, eps)
     dt = dtype
-    operator = lap if dt == f64 else CentredLaplacian.from_laplacian(lap, dt)
+    if dt == f64:
+        operator, diag = lap, lap.diagonal()
+    else:
+        operator = CentredLaplacian.from_laplacian(lap, dt)
+        diag = operator.diag
     del lap
+    pw = prior_weight.to(f64) if torch.is_tensor(prior_weight) else float(prior_weight)
+    precond = (diag + unknown64 * pw).clamp_min(1e-6) * unknown64 + (1 - unknown64)
     unknown = unknown64.to(dt)
     inv_m = (unknown64 / precond).to(dt)
     base = alpha_known.to(dt) * (1 - unknown)
@@ -282,13 +291,16 @@ def linear_upsample(
     fine_image: torch.Tensor,
     radius: int = 1,
     eps: float = 1e-4,
+    where: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Carry a coarse alpha to a finer level through its local linear model ``a = c.I + d``.
+    """Carry a coarse alpha (h,w) to a finer level through its local linear model ``a = c.I + d``.
 
     Why: the matting Laplacian's solutions are locally affine in the colours, so fitting
     ``(c, d)`` per coarse window (a guided filter of the alpha by the image) and applying the
     upsampled coefficients to the *fine* image puts the edges where the fine image has them.
     Bilinear upsampling blurs them instead, and CG then spends its iterations moving them back.
+    ``where`` (fine (H,W) bool) evaluates only those pixels (the unknown band; 0 elsewhere), so
+    at 4K the cost follows the band, not the region of interest.
     """
     f64 = torch.float64
     img = image.to(f64)
@@ -304,10 +316,26 @@ def linear_upsample(
     cia = box_filter(img * al.unsqueeze(-3), radius) - mu * ma.unsqueeze(-3)
     coef = _sym_matvec(_sym3_inverse(cov + diag), cia)
     offset = ma - (coef * mu).sum(-3)
+    model = box_filter(torch.cat([coef, offset.unsqueeze(-3)], -3), radius)  # (4, h, w)
     size = fine_image.shape[-2:]
-    coef = upsample(box_filter(coef, radius), size)
-    offset = upsample(box_filter(offset, radius), size)
-    return ((coef * fine_image.to(f64)).sum(-3) + offset).clamp(0, 1).to(alpha.dtype)
+    if where is None:
+        up = upsample(model, size)
+        out = (up[:3] * fine_image.to(f64)).sum(0) + up[3]
+        return out.clamp(0, 1).to(alpha.dtype)
+    ys, xs = torch.nonzero(where, as_tuple=True)
+    out = torch.zeros(size, dtype=alpha.dtype, device=alpha.device)
+    if ys.numel() == 0:
+        return out
+    # bilinear sampling at the same source positions as F.interpolate(align_corners=False)
+    gx = (xs.to(f64) + 0.5) * (2.0 / size[1]) - 1
+    gy = (ys.to(f64) + 0.5) * (2.0 / size[0]) - 1
+    grid = torch.stack([gx, gy], -1).view(1, 1, -1, 2)
+    sampled = F.grid_sample(
+        model[None], grid, mode="bilinear", padding_mode="border", align_corners=False
+    )[0, :, 0]  # (4, N)
+    values = (sampled[:3] * fine_image[:, ys, xs].to(f64)).sum(0) + sampled[3]
+    out[ys, xs] = values.clamp(0, 1).to(alpha.dtype)
+    return out
 
 
 def solve_alpha_pyramid(
@@ -325,8 +353,7 @@ def solve_alpha_pyramid(
     tile: int = 64,
     overlap: int = 16,
     upsample_eps: float = 1e-4,
-    top_iters: int = 10,
-    top_side: int = 2048,
+    top_iters: int | None = None,
 ) -> torch.Tensor:
     """Coarse-to-fine solve: full CG at the coarsest level, refinement CG at each finer one.
 
@@ -335,9 +362,9 @@ def solve_alpha_pyramid(
     at 1/2^k first makes the fine levels only refine edges. Each coarse solution reaches the
     next level through its local linear model (:func:`linear_upsample`), which already puts
     edges where the finer image has them. A coarse pixel is known only if all its fine pixels
-    are known with the same value. Levels whose long side exceeds ``top_side`` (4K and up) get
-    ``top_iters`` instead of ``fine_iters``: by then the edges are placed and the few
-    iterations only sharpen them, while each iteration costs 4x the level below.
+    are known with the same value. ``top_iters`` (default ``fine_iters``) is the iteration
+    count at the finest level: the engine lowers it for 4K frames, where the edges are placed by
+    the level below and each iteration costs 4x as much; 0 keeps the upsampled solution.
     """
     levels = [(image, known, alpha_known, prior, prior_weight)]
     while min(levels[-1][0].shape[-2:]) // 2 >= min_side:
@@ -353,16 +380,20 @@ def solve_alpha_pyramid(
     coarse_img = None
     for depth, (img, kn, ak, pr, pw) in enumerate(reversed(levels)):
         if alpha is not None:
-            init = linear_upsample(alpha, coarse_img, img, radius, upsample_eps)
+            init = linear_upsample(alpha, coarse_img, img, radius, upsample_eps, kn < 0.5)
         else:
             init = pr
         if depth == 0:
             alpha = solve_alpha(img, kn, ak, init, pr, pw, radius, eps, coarse_iters, tol)
         else:
-            iters = top_iters if max(img.shape[-2:]) > top_side else fine_iters
-            alpha = solve_alpha_tiled(
-                img, kn, ak, init, pr, pw, radius, eps, iters, tol, tile, overlap
-            )
+            top = depth == len(levels) - 1
+            iters = top_iters if top and top_iters is not None else fine_iters
+            if iters > 0:
+                alpha = solve_alpha_tiled(
+                    img, kn, ak, init, pr, pw, radius, eps, iters, tol, tile, overlap
+                )
+            else:
+                alpha = torch.where(kn > 0.5, ak, init)
         coarse_img = img
     return alpha
 
