@@ -91,6 +91,10 @@ def run(
         str | None, typer.Option(help="Model weights for network engines (rvm: .onnx or .pth)")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    threads: Annotated[
+        int | None,
+        typer.Option(help="CPU threads (default: all cores; 1 where other jobs share the box)"),
+    ] = None,
     colorspace: Annotated[str | None, typer.Option(help="Plate colourspace (OCIO name)")] = None,
     ocio_config: Annotated[str | None, typer.Option(help="OCIO config (default $OCIO)")] = None,
     compression: Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa...")] = "zip",
@@ -141,6 +145,7 @@ def run(
         keyframes=parse_keyframes(keyframes),
         start_frame=start_frame,
         preview=preview,
+        threads=threads,
     )
     execute(spec, progress_lines)
 

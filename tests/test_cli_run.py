@@ -45,8 +45,9 @@ def _assert_one_line_error(proc, code, *needles):
 
 def test_run_writes_named_layers_and_keeps_frame_numbers(shot, tmp_path):
     out = tmp_path / "out" / "matte.####.exr"
-    proc = run_cli(*_args(shot, out, "--frames", FRAMES, "--compression", "piz"))
+    proc = run_cli(*_args(shot, out, "--frames", FRAMES, "--compression", "piz", "--threads", "1"))
     assert proc.returncode == 0, proc.stderr
+    assert "threads=1" in next(ln for ln in proc.stdout.splitlines() if "event=start" in ln)
     lines = [ln for ln in proc.stdout.splitlines() if "event=frame" in ln]
     assert [int(ln.split("frame=")[1].split()[0]) for ln in lines] == [1001, 1002, 1003, 1004]
     for frame in (1001, 1004):
@@ -144,6 +145,7 @@ def test_missing_frames_in_range(shot, tmp_path):
         (["--frames", "10-x"], ExitCode.BAD_ARGUMENTS, "--frames"),
         (["--compression", "lzw"], ExitCode.BAD_ARGUMENTS, "--compression"),
         (["--engine", "magic"], ExitCode.BAD_ARGUMENTS, "unknown engine"),
+        (["--threads", "0"], ExitCode.BAD_ARGUMENTS, "threads"),
         (
             ["--device", "cuda:7"]
             if not __import__("torch").cuda.is_available()

@@ -21,6 +21,9 @@ class JobSpec(BaseModel):
     engine: str = "guided"
     engine_options: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch (default: all cores; 1 on a shared box)"
+    )
     colorspace: str | None = None
     ocio_config: str | None = None
     compression: str = "zip"

@@ -106,6 +106,10 @@ class Job:
         self.user_colorspace = (
             resolve_colorspace(self.config, spec.colorspace) if spec.colorspace else None
         )
+        if spec.threads:
+            # torch's pool defaults to every core; where other jobs share them, its spinning
+            # threads make the many small solver ops several times slower (docs/benchmarks.md)
+            torch.set_num_threads(spec.threads)
         self.device = resolve_device(spec.device)
         self.engine: Engine = create_engine(spec.engine, self.device, spec.engine_options)
         self.engine_colorspace = encoding_colorspace(self.config, self.engine.input_encoding)
@@ -338,7 +342,8 @@ class Job:
             ProgressEvent(
                 EventKind.START,
                 total=total,
-                message=f"engine={self.spec.engine} device={self.device}",
+                message=f"engine={self.spec.engine} device={self.device} "
+                f"threads={torch.get_num_threads()}",
             )
         )
         required = self.output_channels(self.masks.names)
