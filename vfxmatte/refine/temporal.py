@@ -66,7 +66,7 @@ BASE_SIGMA = 0.004  # of the long side: Gaussian sigma splitting base (averaged)
 DETAIL_SHARE = 0.25  # weight of the detail band, relative to the base, where the body moves
 STATIC_SPEED = 0.002  # of the plate width per frame: slower than this, detail is averaged fully
 OPAQUE = 0.9  # alpha above which a pixel's flow is the instance's body motion
-BODY_FLOW_SIGMA = 0.033  # of the flow image's long side: how far body motion is extended
+BODY_FLOW_SIGMA = 0.1  # of the flow image's long side: how far body motion is extended
 RELIABILITY_BLUR = 0.0125  # of the flow image's long side: reliability blur for the base band
 
 
@@ -94,13 +94,21 @@ def body_flow(flow: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     opaque pixels, Gaussian-weighted, divided by the weights; where no opaque pixel is near, the
     image flow stays.
     """
+    h, w = alpha.shape
+    sigma = BODY_FLOW_SIGMA * max(h, w)
+    # The weights are smooth at this scale: blur on a grid ``step`` times coarser (cheap for a
+    # large sigma), then interpolate back.
+    step = max(1, int(sigma // 4))
+    size = (max(1, round(w / step)), max(1, round(h / step)))
     opaque = (alpha > OPAQUE).astype(np.float32)
-    sigma = BODY_FLOW_SIGMA * max(alpha.shape)
-    weight = cv2.GaussianBlur(opaque, (0, 0), sigma)
-    moved = np.stack([cv2.GaussianBlur(flow[..., c] * opaque, (0, 0), sigma) for c in (0, 1)], -1)
+    stack = np.dstack([opaque, flow[..., 0] * opaque, flow[..., 1] * opaque])
+    small = cv2.resize(stack, size, interpolation=cv2.INTER_AREA) if step > 1 else stack
+    small = cv2.GaussianBlur(small, (0, 0), sigma / step)
+    sums = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if step > 1 else small
+    weight = sums[..., 0]
     near = weight > 0.02
     out = flow.copy()
-    out[near] = moved[near] / weight[near, None]
+    out[near] = sums[near, 1:] / weight[near, None]
     return out
 
 
