@@ -50,10 +50,8 @@ from vfxmatte.flow import (
     DEFAULT_FLOW_SIZE,
     FlowPair,
     flow_pairs,
-    resize_flow,
     resize_map,
     to_grey,
-    warp,
 )
 
 DEFAULT_STRENGTH = 0.9  # weight of a neighbour one frame away (j frames: strength**j)
@@ -131,38 +129,50 @@ def smooth_frame(
     radius = max(2, int(round(SUPPORT_RADIUS * max(h, w))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     fh, fw = current.grey.shape
-    base_num = current.base.copy()
-    detail_num = current.detail.copy()
-    base_den = np.ones((n, h, w), np.float32)
-    detail_den = np.ones((n, h, w), np.float32)
-    supports = [
-        cv2.dilate((alphas[i] > 1.0 / 255).astype(np.uint8), kernel).astype(bool) for i in range(n)
-    ]
-    small = [resize_map(alphas[i], fw, fh) for i in range(n)]
     blur = RELIABILITY_BLUR * max(fh, fw)
-    for dist, other, pair in neighbours:
-        if other.base.shape != current.base.shape:
-            continue  # instances changed: nothing to average with
-        rel_detail = resize_map(pair.reliable, w, h)
-        rel_base = resize_map(cv2.GaussianBlur(pair.reliable, (0, 0), blur), w, h)
-        decay = strength ** abs(dist)
-        for i in range(n):
-            if not (current.active[i] and other.active[i]):
+    usable = [(d, o, p) for d, o, p in neighbours if o.base.shape == current.base.shape]
+    rel_base = [cv2.GaussianBlur(p.reliable, (0, 0), blur) for _, _, p in usable]
+    out = alphas.copy()
+    for i in range(n):
+        if not current.active[i]:
+            continue
+        support = cv2.dilate((alphas[i] > 1.0 / 255).astype(np.uint8), kernel)
+        ys, xs = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
+        if not len(ys):
+            continue
+        y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1  # work in the support's box
+        box = (slice(y0, y1), slice(x0, x1))
+        grid_x, grid_y = np.meshgrid(
+            np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
+        )
+        small = resize_map(alphas[i], fw, fh)
+        base_num, detail_num = current.base[i][box].copy(), current.detail[i][box].copy()
+        base_den = np.ones_like(base_num)
+        detail_den = np.ones_like(base_num)
+        for (dist, other, pair), rel_b in zip(usable, rel_base, strict=True):
+            if not other.active[i]:
                 continue
-            flow_small = body_flow(pair.backward, small[i])
+            flow_small = body_flow(pair.backward, small)
             speed = np.sqrt((flow_small**2).sum(-1)) * pair.scale / (abs(dist) * w)
-            slow = resize_map(np.exp(-((speed / speed_limit) ** 2)).astype(np.float32), w, h)
-            static = resize_map(np.exp(-((speed / STATIC_SPEED) ** 2)).astype(np.float32), w, h)
-            flow = resize_flow(flow_small, w, h)
-            wb = np.where(supports[i], decay * slow * rel_base, 0.0).astype(np.float32)
+            slow = strength ** abs(dist) * np.exp(-((speed / speed_limit) ** 2))
+            static = np.exp(-((speed / STATIC_SPEED) ** 2))
             share = (DETAIL_SHARE + (1.0 - DETAIL_SHARE) * static) ** abs(dist)
-            wd = np.where(supports[i], decay * slow * share * rel_detail, 0.0).astype(np.float32)
-            base_num[i] += wb * warp(other.base[i], flow)
-            base_den[i] += wb
-            detail_num[i] += wd * warp(other.detail[i], flow)
-            detail_den[i] += wd
-    out = np.clip(base_num / base_den + detail_num / detail_den, 0.0, 1.0)
-    out = np.where(current.active[:, None, None], out, alphas)
+            maps = np.dstack([flow_small, slow * rel_b, slow * share * pair.reliable])
+            maps = cv2.resize(maps.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+            maps = maps[box]
+            map_x = grid_x + maps[..., 0] * (w / fw)
+            map_y = grid_y + maps[..., 1] * (h / fh)
+            bands = np.dstack([other.base[i], other.detail[i]])
+            warped = cv2.remap(
+                bands, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            wb, wd = maps[..., 2], maps[..., 3]
+            base_num += wb * warped[..., 0]
+            base_den += wb
+            detail_num += wd * warped[..., 1]
+            detail_den += wd
+        averaged = np.clip(base_num / base_den + detail_num / detail_den, 0.0, 1.0)
+        out[i][box] = np.where(support[box].astype(bool), averaged, alphas[i][box])
     # Where the average overshoots a sum of 1 (an instance spread into another's pixels), take
     # the excess back from what each instance gained over its current alpha, in proportion: the
     # sum is 1 again and no instance ends below the engine's own alpha there.
