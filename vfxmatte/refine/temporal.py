@@ -17,8 +17,8 @@ the current one and averaged with the current alpha, neighbour ``j`` frames away
   of both motions; the body's is what the hair follows.
 - reliability is the forward-backward and colour check of :mod:`vfxmatte.flow` (so never across
   occlusions); the base band uses it blurred (``RELIABILITY_BLUR``), the detail band as is.
-- the detail band weighs ``DETAIL_SHARE`` of that where the body moves and all of it where it is
-  static (below ``STATIC_SPEED``): static regions do not flicker, moving detail stays fresh.
+- the detail band weighs ``DETAIL_SHARE**j`` of that where the body moves and all of it where it
+  is static (below ``STATIC_SPEED``): static regions do not flicker, moving detail stays fresh.
 - motion faster than ``speed_limit`` fades the blend out (fast motion is left to the engine), and
   nothing acts farther than ``SUPPORT_RADIUS`` from the current alpha (flow on a flat background
   can be consistent yet wrong and must not drag a faint copy of the person there).
@@ -28,7 +28,8 @@ only; it keeps the raw (unsmoothed) alphas of the last ``window`` frames, so a f
 least ``window`` frames of pre-roll gives exactly what a whole-shot run does. Where the whole shot
 is at hand (evaluation), :func:`smooth_sequence` uses both sides, so nothing lags.
 
-Alphas that sum to at most 1 over instances still do: where the average overshoots, the excess\ncomes off what instances gained, never below their current alpha.
+Alphas that sum to at most 1 over instances still do: where the average overshoots, the excess
+comes off what instances gained, never below their current alpha.
 
 How to call it (pipeline, eval, review panel)::
 
@@ -61,7 +62,7 @@ SUPPORT_RADIUS = 0.01  # of the long side: how far from the current alpha smooth
 # left to the engine, whose alpha there is fresher than any warped one.
 DEFAULT_SPEED_LIMIT = 0.02
 BASE_SIGMA = 0.004  # of the long side: Gaussian sigma splitting base (averaged) from detail
-DETAIL_SHARE = 0.25  # weight of the detail band, relative to the base, where the body moves
+DETAIL_SHARE = 0.25  # detail weight relative to the base, per frame of distance, where moving
 STATIC_SPEED = 0.002  # of the plate width per frame: slower than this, detail is averaged fully
 OPAQUE = 0.9  # alpha above which a pixel's flow is the instance's body motion
 BODY_FLOW_SIGMA = 0.1  # of the flow image's long side: how far body motion is extended
