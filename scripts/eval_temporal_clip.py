@@ -9,9 +9,10 @@ Metrics (per instance, then averaged over instances):
   dtSSD = mean over frame pairs of sqrt(mean((d_pred - d_gt)^2)) * 100, d = a_t - a_{t-1} (RVM's)
   MAD   = mean |a - gt| * 1e3
 
-Example:
-  PYTHONPATH=$PWD python scripts/eval_temporal_clip.py \
-      ../shared/data/dev-sets/clips/clip_GT04_GT23 --scale 0.5 --strengths 0,0.6
+Example (docs/benchmarks.md has the numbers):
+  PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/eval_temporal_clip.py \
+      ../shared/data/dev-sets/clips/clip_GT04_GT23 --scale 0.25 --strengths 0,0.9 \
+      --cache /tmp/raw_q.npz [--causal]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 
 from vfxmatte.engines import EngineInput, create_engine
 from vfxmatte.refine.consistency import enforce_instance_consistency
-from vfxmatte.refine.temporal import smooth_sequence
+from vfxmatte.refine.temporal import DEFAULT_STRENGTH, smooth_sequence
 
 
 def _read(path: Path, scale: float, colour: bool) -> np.ndarray:
@@ -101,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clip", type=Path)
     parser.add_argument("--engine", default="guided")
     parser.add_argument("--scale", type=float, default=0.5, help="downscale factor for speed")
-    parser.add_argument("--strengths", default="0,0.6", help="comma-separated; 0 = off")
+    parser.add_argument(
+        "--strengths", default=f"0,{DEFAULT_STRENGTH}", help="comma-separated; 0 = off"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N frames only")
     parser.add_argument("--causal", action="store_true", help="forward pass only (as `run`)")
     parser.add_argument("--cache", type=Path, default=None, help="npz of raw alphas (reuse)")

@@ -186,4 +186,4 @@ def test_job_request_carries_video_settings(tmp_path: Path):
         tmp_path / "w",
         tmp_path / "u",
     )
-    assert default.temporal_strength == 0.6  # the pipeline's default when the client says nothing
+    assert default.temporal_strength == 0.9  # the pipeline's default when the client says nothing

@@ -111,6 +111,34 @@ def flow_to_previous(
     return FlowPair(back, reliable, speed.astype(np.float32), scale)
 
 
+def flow_pairs(
+    cur_grey: np.ndarray,
+    other_grey: np.ndarray,
+    plate_width: int,
+    fb_tolerance: float = 1.0,
+    colour_tolerance: float = 25.0,
+) -> tuple[FlowPair, FlowPair]:
+    """Both directions from one pair of DIS runs: (current -> other, other -> current).
+
+    The first equals ``flow_to_previous(other_grey, cur_grey, ...)``; the second is what the other
+    frame gets when the current one is its neighbour (a window smoother needs both).
+    """
+    back = dis_flow(cur_grey, other_grey)  # cur(x) ~ other(x + back(x))
+    fwd = dis_flow(other_grey, cur_grey)  # other(y) ~ cur(y + fwd(y))
+    pairs = []
+    for flow, inverse, src, dst in (
+        (back, fwd, other_grey, cur_grey),
+        (fwd, back, cur_grey, other_grey),
+    ):
+        reliable = flow_reliability(
+            flow, inverse, src, dst, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
+        )
+        scale = plate_width / dst.shape[1]
+        speed = np.sqrt((flow**2).sum(-1)) * scale
+        pairs.append(FlowPair(flow, reliable, speed.astype(np.float32), scale))
+    return pairs[0], pairs[1]
+
+
 def flow_reliability(
     back: np.ndarray,
     fwd: np.ndarray,

@@ -34,7 +34,7 @@ class JobSpec(BaseModel):
     # Video (issue 5). temporal_strength's default equals refine.temporal.DEFAULT_STRENGTH (kept
     # literal so the spec imports no OpenCV); 0 turns smoothing off.
     preroll: int = Field(0, ge=0, description="frames before the range processed, not written")
-    temporal_strength: float = Field(0.6, ge=0.0, lt=1.0)
+    temporal_strength: float = Field(0.9, ge=0.0, lt=1.0)
     keyframes: list[int] | None = Field(
         None, description="frames whose masks are used; others are propagated"
     )
