@@ -28,10 +28,10 @@ from __future__ import annotations
 import torch
 
 from vfxmatte.engines.base import Engine, EngineInput
-from vfxmatte.refine.filters import erode
+from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.laplacian import solve_alpha_pyramid
 from vfxmatte.refine.tiling import region_of_interest
-from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
+from vfxmatte.refine.trimap import adaptive_trimap, band_trimap, grow_unknown
 
 
 class GuidedEngine(Engine):
@@ -65,7 +65,9 @@ class GuidedEngine(Engine):
         search = self._search_width(max(h, w))
         wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         present = [i for i in range(n) if bool(masks[i].any())]
-        rois = {i: region_of_interest(masks[i], pad=2 * max(search, wide)) for i in present}
+        rounds = self._opt("grow_rounds", 0)
+        pad = 2 * max(search, wide, self._reach(search)) + rounds * self._grow_step(search)
+        rois = {i: region_of_interest(masks[i], pad=pad) for i in present}
         # pass 1: each person's sure foreground, with the others' eroded masks as background
         sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
         passes = 2 if n > 1 and self._opt("two_pass", True) else 1
@@ -79,20 +81,14 @@ class GuidedEngine(Engine):
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         out = torch.zeros_like(masks)
+        fixed = sure.clone()
         for i in present:
             y0, y1, x0, x1 = rois[i]
-            tri = tris[i]
-            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
-                image[:, y0:y1, x0:x1],
-                (tri != 0.5).float(),
-                (tri > 0.75).float(),
-                radius=self._opt("radius", 1),
-                eps=self._opt("eps", 1e-7),
-                coarse_iters=self._opt("coarse_iters", 300),
-                fine_iters=self._opt("fine_iters", 100),
-                tile=self._opt("tile", 256),
-                overlap=self._opt("overlap", 32),
+            others = (fixed.sum(0) - fixed[i]).clamp(0, 1)[y0:y1, x0:x1] if n > 1 else None
+            out[i, y0:y1, x0:x1], tris[i] = self._solve_growing(
+                image[:, y0:y1, x0:x1], tris[i], masks[i, y0:y1, x0:x1], others, search
             )
+            sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         self._cores = sure
         self._trimaps = torch.zeros_like(masks)
         for i in present:
@@ -100,6 +96,56 @@ class GuidedEngine(Engine):
             self._trimaps[i, y0:y1, x0:x1] = tris[i]
         inp.extras["cores"] = sure
         return out
+
+    def _reach(self, search: int) -> int:
+        return round(self._opt("reach_k", 0.0) * search)
+
+    def _grow_step(self, search: int) -> int:
+        return max(1, round(self._opt("grow_step", 1.0) * search))
+
+    def _solve(self, img: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+        return solve_alpha_pyramid(
+            img,
+            (tri != 0.5).float(),
+            (tri > 0.75).float(),
+            radius=self._opt("radius", 1),
+            eps=self._opt("eps", 1e-7),
+            coarse_iters=self._opt("coarse_iters", 300),
+            fine_iters=self._opt("fine_iters", 100),
+            tile=self._opt("tile", 256),
+            overlap=self._opt("overlap", 32),
+        )
+
+    def _solve_growing(self, img, tri, mask, others, search):
+        """Solve, then widen the band where alpha has not settled at its border, and re-solve.
+
+        See :func:`vfxmatte.refine.trimap.grow_unknown`: up to ``grow_rounds`` times, known
+        pixels within ``grow_step * search`` px of a band border that the alpha crosses become
+        unknown; the total reach stays within ``grow_rounds`` steps of the mask.
+        """
+        alpha = self._solve(img, tri)
+        rounds = self._opt("grow_rounds", 0)
+        if rounds <= 0:
+            return alpha, tri
+        step = self._grow_step(search)
+        m = (mask > 0.5).float()
+        reach = search + rounds * step
+        limit = dilate(m, reach) * (1 - erode(m, reach))
+        for _ in range(rounds):
+            tri, count = grow_unknown(
+                tri,
+                alpha,
+                step,
+                threshold=self._opt("grow_threshold", 0.1),
+                blocked=others,
+                limit=limit,
+                inward=self._opt("grow_inward", True),
+                seed_radius=self._opt("grow_seed_radius", 1),
+            )
+            if count == 0:
+                break
+            alpha = self._solve(img, tri)
+        return alpha, tri
 
     def _search_width(self, long_side: int) -> int:
         """Half-width (px) of the edge search band.
@@ -135,4 +181,10 @@ class GuidedEngine(Engine):
             texture_margin=self._opt("texture_margin", 6),
             llr_sure=self._opt("llr_sure", 6.0),
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
+            reach=self._reach(search),
+            reach_llr=self._opt("reach_llr", 0.0),
+            reach_bridge=self._opt("reach_bridge", 1),
+            reach_texture=self._opt("reach_texture", False),
+            inner_reach=round(self._opt("inner_k", 0.0) * search),
+            inner_llr=self._opt("inner_llr", 0.0),
         ).trimap
