@@ -28,10 +28,10 @@ from __future__ import annotations
 import torch
 
 from vfxmatte.engines.base import Engine, EngineInput
-from vfxmatte.refine.filters import dilate, erode
+from vfxmatte.refine.filters import erode
 from vfxmatte.refine.laplacian import solve_alpha_pyramid
 from vfxmatte.refine.tiling import region_of_interest
-from vfxmatte.refine.trimap import adaptive_trimap, band_trimap, grow_unknown
+from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
 
 
 class GuidedEngine(Engine):
@@ -65,8 +65,7 @@ class GuidedEngine(Engine):
         search = self._search_width(max(h, w))
         wide = round(self._opt("hair_frac", 0.0) * max(h, w))
         present = [i for i in range(n) if bool(masks[i].any())]
-        rounds = self._opt("grow_rounds", 0)
-        pad = 2 * max(search, wide, self._reach(search)) + rounds * self._grow_step(search)
+        pad = 2 * max(search, wide) + max(0, self._reach(search) - search)
         rois = {i: region_of_interest(masks[i], pad=pad) for i in present}
         # pass 1: each person's sure foreground, with the others' eroded masks as background
         sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
@@ -81,14 +80,9 @@ class GuidedEngine(Engine):
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         out = torch.zeros_like(masks)
-        fixed = sure.clone()
         for i in present:
             y0, y1, x0, x1 = rois[i]
-            others = (fixed.sum(0) - fixed[i]).clamp(0, 1)[y0:y1, x0:x1] if n > 1 else None
-            out[i, y0:y1, x0:x1], tris[i] = self._solve_growing(
-                image[:, y0:y1, x0:x1], tris[i], masks[i, y0:y1, x0:x1], others, search
-            )
-            sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
+            out[i, y0:y1, x0:x1] = self._solve(image[:, y0:y1, x0:x1], tris[i])
         self._cores = sure
         self._trimaps = torch.zeros_like(masks)
         for i in present:
@@ -98,10 +92,7 @@ class GuidedEngine(Engine):
         return out
 
     def _reach(self, search: int) -> int:
-        return round(self._opt("reach_k", 0.0) * search)
-
-    def _grow_step(self, search: int) -> int:
-        return max(1, round(self._opt("grow_step", 1.0) * search))
+        return round(self._opt("reach_k", 5.0) * search)
 
     def _solve(self, img: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
         return solve_alpha_pyramid(
@@ -115,37 +106,6 @@ class GuidedEngine(Engine):
             tile=self._opt("tile", 256),
             overlap=self._opt("overlap", 32),
         )
-
-    def _solve_growing(self, img, tri, mask, others, search):
-        """Solve, then widen the band where alpha has not settled at its border, and re-solve.
-
-        See :func:`vfxmatte.refine.trimap.grow_unknown`: up to ``grow_rounds`` times, known
-        pixels within ``grow_step * search`` px of a band border that the alpha crosses become
-        unknown; the total reach stays within ``grow_rounds`` steps of the mask.
-        """
-        alpha = self._solve(img, tri)
-        rounds = self._opt("grow_rounds", 0)
-        if rounds <= 0:
-            return alpha, tri
-        step = self._grow_step(search)
-        m = (mask > 0.5).float()
-        reach = search + rounds * step
-        limit = dilate(m, reach) * (1 - erode(m, reach))
-        for _ in range(rounds):
-            tri, count = grow_unknown(
-                tri,
-                alpha,
-                step,
-                threshold=self._opt("grow_threshold", 0.1),
-                blocked=others,
-                limit=limit,
-                inward=self._opt("grow_inward", True),
-                seed_radius=self._opt("grow_seed_radius", 1),
-            )
-            if count == 0:
-                break
-            alpha = self._solve(img, tri)
-        return alpha, tri
 
     def _search_width(self, long_side: int) -> int:
         """Half-width (px) of the edge search band.
@@ -183,8 +143,7 @@ class GuidedEngine(Engine):
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
             reach=self._reach(search),
             reach_llr=self._opt("reach_llr", 0.0),
-            reach_bridge=self._opt("reach_bridge", 1),
-            reach_texture=self._opt("reach_texture", False),
-            inner_reach=round(self._opt("inner_k", 0.0) * search),
-            inner_llr=self._opt("inner_llr", 0.0),
+            reach_bridge=self._opt("reach_bridge", 2),
+            reach_density=self._opt("reach_density", 0.8),
+            reach_texture=self._opt("reach_texture", 0.04),
         ).trimap

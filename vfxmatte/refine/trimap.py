@@ -119,10 +119,9 @@ def adaptive_trimap(
     background: torch.Tensor | None = None,
     reach: int = 0,
     reach_llr: float = 0.0,
-    reach_bridge: int = 1,
-    reach_texture: bool = False,
-    inner_reach: int = 0,
-    inner_llr: float = 0.0,
+    reach_bridge: int = 2,
+    reach_density: float = 0.8,
+    reach_texture: float = 0.04,
 ) -> TrimapResult:
     """Image-driven trimap of one person from their rough mask.
 
@@ -206,21 +205,28 @@ def adaptive_trimap(
     # an edge between sure fg and sure bg must stay unknown too
     unknown = torch.maximum(unknown, dilate(sure_fg, margin) * dilate(sure_bg, margin))
     unknown = unknown * band
-    if reach > search or inner_reach > 0:
-        llr_far = _far_llr(img_s, gf, img, m, others, max(reach, search), scale)
-        gate = dilate(textured, 2) if reach_texture else torch.ones_like(textured)
-        grown = unknown
-        if reach > search:
-            ring = bg_sure * (1 - dilate(m, reach))
-            ring = bg_sure - ring  # outside the band, within ``reach`` of the mask
-            cand = (llr_far > reach_llr).float() * gate * ring
-            grown = _grow_through(grown, cand, reach - search, reach_bridge, ring)
-        if inner_reach > 0:
-            ring = fg_core * (1 - erode(m, search + inner_reach))
-            cand = (llr_far < inner_llr).float() * gate * ring
-            grown = _grow_through(grown, cand, inner_reach, reach_bridge, ring)
-        added = grown * (1 - unknown)
-        unknown = torch.maximum(unknown, dilate(added, margin))
+    if reach > search:
+        unknown = torch.maximum(
+            unknown,
+            _reach_ring(
+                img_s,
+                gf,
+                img,
+                m,
+                others,
+                unknown,
+                bg_sure,
+                energy,
+                search,
+                reach,
+                scale,
+                reach_llr,
+                reach_bridge,
+                reach_density,
+                reach_texture,
+                margin,
+            ),
+        )
     if others is not None:
         unknown = unknown * (1 - others.float())
     fg = torch.maximum(fg_core, sure_fg) * (1 - unknown)
@@ -228,59 +234,41 @@ def adaptive_trimap(
     return TrimapResult(trimap, fg_core, prior, confidence)
 
 
-def grow_unknown(
-    trimap: torch.Tensor,
-    alpha: torch.Tensor,
-    step: int,
-    threshold: float = 0.1,
-    blocked: torch.Tensor | None = None,
-    limit: torch.Tensor | None = None,
-    inward: bool = True,
-    seed_radius: int = 1,
-) -> tuple[torch.Tensor, int]:
-    """Widen the unknown region where a solve's alpha shows that the band was too narrow.
-
-    A correct band ends where alpha has reached its known value: 0 at the band's outer border,
-    1 at its inner border. Where the solved alpha at an unknown pixel touching known background
-    is still above ``threshold`` (a hair strand running out of the band, a mask cut too tight),
-    the edge continues past the band: the known background within ``step`` px of such pixels
-    becomes unknown. ``inward``: the same for unknown pixels touching known foreground whose
-    alpha stays below ``1 - threshold`` (background enclosed in the rough mask: gaps between
-    hair strands). A border pixel counts only if the mean alpha around it (``seed_radius``)
-    also crosses the threshold, so one noisy pixel does not open a whole square.
-    ``blocked`` (H,W) {0,1}: pixels never made unknown (other people's cores); ``limit``
-    (H,W) {0,1}: the unknown region may not leave it (bounds the total growth).
-
-    Returns the new trimap and the number of pixels that became unknown (0: nothing to grow,
-    no re-solve needed).
-    """
-    unknown = (trimap == 0.5).float()
-    bg = (trimap == 0).float()
-    fg = (trimap == 1).float()
-    a = alpha.float() * unknown
-    mean_a = box_sum(a[None], seed_radius)[0] / box_sum(unknown[None], seed_radius)[0].clamp_min(1)
-    allowed = torch.ones_like(unknown)
-    if blocked is not None:
-        allowed = allowed * (1 - blocked.float())
-    if limit is not None:
-        allowed = allowed * limit.float()
-    seeds = unknown * dilate(bg, 1) * (alpha > threshold).float() * (mean_a > threshold).float()
-    new = dilate(seeds, step) * bg * allowed
-    if inward:
-        lo = 1 - threshold
-        seeds_in = unknown * dilate(fg, 1) * (alpha < lo).float() * (mean_a < lo).float()
-        new = torch.maximum(new, dilate(seeds_in, step) * fg * allowed)
-    count = int(new.sum())
-    return torch.where(new > 0, torch.full_like(trimap, 0.5), trimap), count
-
-
-def _far_llr(img_s, gf, img, m, others, reach, scale):
-    """Log-likelihood ratio (> 0: foreground-like) of each pixel under the foreground model
-    ``gf`` against a *far* background model sampled beyond ``reach`` px from the mask.
+def _reach_ring(
+    img_s,
+    gf,
+    img,
+    m,
+    others,
+    unknown,
+    bg_sure,
+    energy,
+    search,
+    reach,
+    scale,
+    llr_min,
+    bridge,
+    density,
+    texture,
+    margin,
+):
+    """Unknown pixels beyond the search band, up to ``reach`` px outside the mask.
 
     Hair, fur and wisps run out of a rough mask further than any band that is safe for the
-    rest of the edge, and the background model of the search band is polluted by them (its
-    samples are taken right outside the band): the far model is not.
+    rest of the edge (a wider band everywhere costs the smooth edges more than it wins on
+    hair: docs/benchmarks.md). So the band reaches out only where the image shows strands:
+
+    - the background model of the search band is polluted by the strands (its samples lie
+      right outside the band), so ring pixels are judged against a *far* background model
+      sampled beyond ``reach`` px: a candidate is more foreground-like than far-background-like
+      (log-likelihood ratio above ``llr_min``);
+    - strands are thin and textured: a candidate must lie within 2 px of local gradient energy
+      above ``texture``, and its neighbourhood (``search // 2``) must hold fewer than
+      ``density`` candidates, because a *solid* foreground-coloured region out there is
+      another object (a white keyboard behind a silver mesh basket, bokeh of the flower's
+      colour), not a fringe;
+    - the unknown region grows through candidates (gaps up to ``bridge`` px closed) only while
+      connected to the band's unknown pixels, then gets the usual ``margin``.
     """
     h, w = img.shape[-2:]
     far = 1 - dilate(m, reach)
@@ -293,7 +281,14 @@ def _far_llr(img_s, gf, img, m, others, reach, scale):
     )
     qf, ldf = _mahalanobis_logdet(img, gf)
     qb, ldb = _mahalanobis_logdet(img, gb)
-    return 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+    ring = bg_sure * (1 - far)
+    cand = (llr > llr_min).float() * ring
+    if density < 1:
+        cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
+    cand = cand * dilate((energy > texture).float(), 2)
+    grown = _grow_through(unknown, cand, reach - search, bridge, ring)
+    return dilate(grown * (1 - unknown), margin)
 
 
 def _grow_through(
