@@ -215,7 +215,7 @@ def adaptive_trimap(
                 m,
                 others,
                 unknown,
-                bg_sure,
+                bg_sure + sure_bg,
                 energy,
                 search,
                 reach,
@@ -241,7 +241,7 @@ def _reach_ring(
     m,
     others,
     unknown,
-    bg_sure,
+    known_bg,
     energy,
     search,
     reach,
@@ -259,7 +259,8 @@ def _reach_ring(
     hair: docs/benchmarks.md). So the band reaches out only where the image shows strands:
 
     - the background model of the search band is polluted by the strands (its samples lie
-      right outside the band), so ring pixels are judged against a *far* background model
+      right outside the band: strands inside the band can even come out "sure background"),
+      so every known-background pixel within ``reach`` is judged against a *far* model
       sampled beyond ``reach`` px: a candidate is more foreground-like than far-background-like
       (log-likelihood ratio above ``llr_min``);
     - strands are thin and textured: a candidate must lie within 2 px of local gradient energy
@@ -282,7 +283,7 @@ def _reach_ring(
     qf, ldf = _mahalanobis_logdet(img, gf)
     qb, ldb = _mahalanobis_logdet(img, gb)
     llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
-    ring = bg_sure * (1 - far)
+    ring = known_bg * (1 - far)
     cand = (llr > llr_min).float() * ring
     if density < 1:
         cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
