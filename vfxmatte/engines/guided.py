@@ -13,6 +13,15 @@ Options (``self.options``):
         ``search_min``; ``search_frac`` (unset) makes it a fixed fraction of the long side.
     hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
         (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
+    reach_k (5.0): hair/fur reach: up to ``reach_k * search`` px outside the mask (60 px at
+        800, 90 at 1920) the unknown band grows, connected, through pixels that look like the
+        foreground against a *far* background model, are textured (gradient energy above
+        ``reach_texture``, 0.04) and sparse (fewer than ``reach_density``, 0.8, of their
+        neighbours are such pixels: a solid look-alike is another object), gaps of
+        ``reach_bridge`` (2) px closed; ``reach_llr`` (0) is the log-likelihood-ratio cut.
+        0 turns it off. Why: hair runs past any band that is safe elsewhere; a wider band
+        everywhere or along all texture hurt smooth edges and see-through objects (measured
+        in docs/benchmarks.md: single mean SAD 5.98 -> 5.42 with it, multi unchanged).
     trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
     margin (3), texture_margin (6), llr_sure (6): unknown margin (px) kept around ambiguous
         pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
@@ -92,6 +101,7 @@ class GuidedEngine(Engine):
         return out
 
     def _reach(self, search: int) -> int:
+        """How far (px) outside the mask the unknown band may grow along strands."""
         return round(self._opt("reach_k", 5.0) * search)
 
     def _solve(self, img: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
