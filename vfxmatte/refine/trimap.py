@@ -9,7 +9,10 @@ far off and wastes the solve where it is right. So:
 2. *local colour models* (Gaussians of those samples in large windows, computed with box sums)
    classify each band pixel as surely foreground, surely background, or mixed/ambiguous;
 3. the unknown region is what stays ambiguous, grown by a margin that is wider where the image is
-   textured (hair) so the solver gets room for soft edges.
+   textured (hair) so the solver gets room for soft edges;
+4. a *reach ring* (``reach`` px outside the mask) where the unknown region follows strands that
+   run past the search band: textured, sparse, foreground-like pixels connected to the band
+   (see ``_reach_ring``; this is what wins on hair, docs/benchmarks.md).
 
 Everything is a pure tensor function (CPU or CUDA). Trimap convention: 1 fg, 0 bg, 0.5 unknown.
 """
@@ -134,7 +137,8 @@ def adaptive_trimap(
     model at each pixel is the plate's colour there (as Background Matting does) with a small
     noise covariance, far sharper than any sampled model. Colour models are fitted at a reduced
     resolution (long side ``work_side``) because they are smooth by construction: their cost
-    stays flat at 4K.
+    stays flat at 4K. ``reach`` (> ``search`` turns it on) and the ``reach_*`` gates: the unknown
+    region may grow up to ``reach`` px outside the mask along strands (``_reach_ring``).
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
