@@ -306,3 +306,57 @@ def test_real_photograph_beats_rough_mask():
     sad = float(np.abs(alpha.numpy() - gt).sum() / 1000)
     sad_mask = float(np.abs(mask - gt).sum() / 1000)
     assert sad < 0.5 * sad_mask, (sad, sad_mask)
+
+
+def _fringe(h: int = 160, w: int = 160) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A solid block (x < 60) with thin locks (peak alpha 0.95, ~3 px wide) running 32 px
+    out of it, a rough mask that covers only the block, and a solid background object of the
+    foreground's colour (no strands: alpha 0) beside the block. Returns image, alpha, mask."""
+    yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    alpha = (xx < 60).float()
+    for k, y0 in enumerate(range(12, 100, 11)):
+        centre = y0 + 0.15 * (xx - 60) * (1 if k % 2 else -1)
+        strand = 0.95 * torch.exp(-0.5 * ((yy - centre) / 1.3) ** 2) * (xx < 92).float()
+        alpha = torch.maximum(alpha, strand)
+    mask = (xx < 60).float()
+    look_alike = ((yy >= 125) & (xx >= 72) & (xx < 98)).float()  # fg-coloured, solid, no fringe
+    g = torch.Generator().manual_seed(5)
+    # blond strands against a dark blue sky (hair has luminance contrast: it is textured)
+    fg = torch.tensor([0.9, 0.75, 0.5])[:, None, None] + 0.01 * torch.randn(3, h, w, generator=g)
+    bg = torch.tensor([0.1, 0.2, 0.45])[:, None, None] + 0.01 * torch.randn(3, h, w, generator=g)
+    bg = bg * (1 - look_alike) + fg * look_alike
+    image = (alpha * fg + (1 - alpha) * bg).clamp(0, 1)
+    return image, alpha, mask
+
+
+def test_reach_ring_covers_strands_beyond_the_band_not_solid_look_alikes():
+    from vfxmatte.refine.trimap import adaptive_trimap
+
+    image, alpha, mask = _fringe()
+    narrow = adaptive_trimap(image, mask, search=8).trimap
+    wide = adaptive_trimap(image, mask, search=8, reach=40).trimap
+    x = torch.arange(160)[None, :]
+    strands = (alpha > 0.3) & (x >= 75) & (x < 96)  # beyond the band, within the reach
+    assert float((narrow[strands] == 0).float().mean()) > 0.95  # narrow band: strands pinned to 0
+    assert float((wide[strands] == 0.5).float().mean()) > 0.9  # reach ring: they are unknown
+    # the solid foreground-coloured object beyond the band stays known background
+    yy, xx = torch.meshgrid(torch.arange(160), torch.arange(160), indexing="ij")
+    assert bool((wide[(yy >= 130) & (xx >= 80) & (xx < 98)] == 0).all())
+    # and the open background between the strands' tips and the reach limit is left alone
+    assert bool((wide[:, 125:] == 0).all())
+
+
+def test_engine_recovers_hair_fringe_beyond_rough_mask():
+    image, alpha, mask = _fringe()
+    inp = EngineInput(image=image, masks=mask[None], names=["a"])
+    opts = {"fine_iters": 60}
+    est = GuidedEngine("cpu", opts).matte(inp)[0]
+    narrow = GuidedEngine("cpu", {**opts, "reach_k": 0}).matte(inp)[0]
+    yy, xx = torch.meshgrid(torch.arange(160), torch.arange(160), indexing="ij")
+    out = (xx >= 72) & (xx < 96) & (yy < 120)  # beyond the band, within the reach
+    err = float((est - alpha).abs()[out].sum())
+    err_narrow = float((narrow - alpha).abs()[out].sum())
+    assert err < 0.5 * err_narrow
+    assert float(est[(alpha > 0.7) & out].mean()) > 0.4  # strand cores found out there
+    # the look-alike object is not pulled into the matte
+    assert float(est[(yy >= 130) & (xx >= 80) & (xx < 96)].max()) < 0.05

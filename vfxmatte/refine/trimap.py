@@ -9,7 +9,10 @@ far off and wastes the solve where it is right. So:
 2. *local colour models* (Gaussians of those samples in large windows, computed with box sums)
    classify each band pixel as surely foreground, surely background, or mixed/ambiguous;
 3. the unknown region is what stays ambiguous, grown by a margin that is wider where the image is
-   textured (hair) so the solver gets room for soft edges.
+   textured (hair) so the solver gets room for soft edges;
+4. a *reach ring* (``reach`` px outside the mask) where the unknown region follows strands that
+   run past the search band: textured, sparse, foreground-like pixels connected to the band
+   (see ``_reach_ring``; this is what wins on hair, docs/benchmarks.md).
 
 Everything is a pure tensor function (CPU or CUDA). Trimap convention: 1 fg, 0 bg, 0.5 unknown.
 """
@@ -117,6 +120,11 @@ def adaptive_trimap(
     wide_search: int = 0,
     texture_threshold: float = 0.08,
     background: torch.Tensor | None = None,
+    reach: int = 0,
+    reach_llr: float = 0.0,
+    reach_bridge: int = 2,
+    reach_density: float = 0.8,
+    reach_texture: float = 0.04,
 ) -> TrimapResult:
     """Image-driven trimap of one person from their rough mask.
 
@@ -129,7 +137,8 @@ def adaptive_trimap(
     model at each pixel is the plate's colour there (as Background Matting does) with a small
     noise covariance, far sharper than any sampled model. Colour models are fitted at a reduced
     resolution (long side ``work_side``) because they are smooth by construction: their cost
-    stays flat at 4K.
+    stays flat at 4K. ``reach`` (> ``search`` turns it on) and the ``reach_*`` gates: the unknown
+    region may grow up to ``reach`` px outside the mask along strands (``_reach_ring``).
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
@@ -200,8 +209,105 @@ def adaptive_trimap(
     # an edge between sure fg and sure bg must stay unknown too
     unknown = torch.maximum(unknown, dilate(sure_fg, margin) * dilate(sure_bg, margin))
     unknown = unknown * band
+    if reach > search:
+        unknown = torch.maximum(
+            unknown,
+            _reach_ring(
+                img_s,
+                gf,
+                img,
+                m,
+                others,
+                unknown,
+                bg_sure + sure_bg,
+                energy,
+                search,
+                reach,
+                scale,
+                reach_llr,
+                reach_bridge,
+                reach_density,
+                reach_texture,
+                margin,
+            ),
+        )
     if others is not None:
         unknown = unknown * (1 - others.float())
     fg = torch.maximum(fg_core, sure_fg) * (1 - unknown)
     trimap = fg + 0.5 * unknown
     return TrimapResult(trimap, fg_core, prior, confidence)
+
+
+def _reach_ring(
+    img_s,
+    gf,
+    img,
+    m,
+    others,
+    unknown,
+    known_bg,
+    energy,
+    search,
+    reach,
+    scale,
+    llr_min,
+    bridge,
+    density,
+    texture,
+    margin,
+):
+    """Unknown pixels beyond the search band, up to ``reach`` px outside the mask.
+
+    Hair, fur and wisps run out of a rough mask further than any band that is safe for the
+    rest of the edge (a wider band everywhere costs the smooth edges more than it wins on
+    hair: docs/benchmarks.md). So the band reaches out only where the image shows strands:
+
+    - the background model of the search band is polluted by the strands (its samples lie
+      right outside the band: strands inside the band can even come out "sure background"),
+      so every known-background pixel within ``reach`` is judged against a *far* model
+      sampled beyond ``reach`` px: a candidate is more foreground-like than far-background-like
+      (log-likelihood ratio above ``llr_min``);
+    - strands are thin and textured: a candidate must lie within 2 px of local gradient energy
+      above ``texture``, and its neighbourhood (``search // 2``) must hold fewer than
+      ``density`` candidates, because a *solid* foreground-coloured region out there is
+      another object (a white keyboard behind a silver mesh basket, bokeh of the flower's
+      colour), not a fringe;
+    - the unknown region grows through candidates (gaps up to ``bridge`` px closed) only while
+      connected to the band's unknown pixels, then gets the usual ``margin``.
+    """
+    h, w = img.shape[-2:]
+    far = 1 - dilate(m, reach)
+    if others is not None:
+        far = torch.maximum(far, others.float())
+    far_s = (_resize(far, img_s.shape[-2:]) > 0.99).float()
+    gb = local_gaussian(img_s, far_s, max(4, round(2.5 * reach * scale)))
+    gb = LocalGaussian(
+        _resize(gb.mean, (h, w)), _resize(gb.cov, (h, w)), _resize(gb.weight, (h, w))
+    )
+    qf, ldf = _mahalanobis_logdet(img, gf)
+    qb, ldb = _mahalanobis_logdet(img, gb)
+    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+    ring = known_bg * (1 - far)
+    cand = (llr > llr_min).float() * ring
+    if density < 1:
+        cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
+    cand = cand * dilate((energy > texture).float(), 2)
+    grown = _grow_through(unknown, cand, reach - search, bridge, ring)
+    return dilate(grown * (1 - unknown), margin)
+
+
+def _grow_through(
+    region: torch.Tensor, cand: torch.Tensor, steps: int, bridge: int, domain: torch.Tensor
+) -> torch.Tensor:
+    """Grow ``region`` through ``cand`` pixels (gaps up to ``bridge`` px closed), one pixel a
+    step for at most ``steps`` steps: only candidates connected to the region are taken, so a
+    look-alike patch that touches nothing is left alone. Closing stays inside ``domain``."""
+    if bridge > 0:
+        cand = erode(dilate(cand, bridge), bridge) * domain
+    grown = region.clone()
+    for _ in range(steps):
+        nxt = torch.maximum(grown, dilate(grown, 1) * cand)
+        if bool((nxt == grown).all()):
+            break
+        grown = nxt
+    return grown
