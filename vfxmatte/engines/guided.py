@@ -30,7 +30,7 @@ Options (``self.options``):
     two_pass (True): with several people, recompute each trimap with the others' *sure*
         foreground (not just their eroded masks) as background: stops leakage between people.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
-    coarse_iters (300), fine_iters (30): CG iterations at the coarsest level and at each finer one.
+    coarse_iters (300), fine_iters (20): CG iterations at the coarsest level and at each finer one.
     top_side (2048), top_iters (0): frames with a longer side than ``top_side`` (4K) run only
         ``top_iters`` at full resolution, which refines the level below (0: keep its upsampled
         solution; measured in docs/benchmarks.md).
@@ -108,7 +108,7 @@ class GuidedEngine(Engine):
                 radius=self._opt("radius", 1),
                 eps=self._opt("eps", 1e-7),
                 coarse_iters=self._opt("coarse_iters", 300),
-                fine_iters=self._opt("fine_iters", 30),
+                fine_iters=self._opt("fine_iters", 20),
                 top_iters=top_iters,
                 tile=self._opt("tile", 64),
                 overlap=self._opt("overlap", 16),

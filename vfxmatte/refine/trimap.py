@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -304,10 +306,15 @@ def _grow_through(
     look-alike patch that touches nothing is left alone. Closing stays inside ``domain``."""
     if bridge > 0:
         cand = erode(dilate(cand, bridge), bridge) * domain
-    grown = region.clone()
-    for _ in range(steps):
-        nxt = torch.maximum(grown, dilate(grown, 1) * cand)
-        if bool((nxt == grown).all()):
-            break
-        grown = nxt
+    # candidates connected to the region, by connected components (one pass, not ``steps``
+    # dilations of the whole region of interest); the step bound only matters for components
+    # longer than ``steps``, which the ring (within reach of the mask) already rules out
+    seeds = (region > 0.5).cpu().numpy()
+    both = (seeds | (cand > 0.5).cpu().numpy()).astype(np.uint8)
+    count, labels = cv2.connectedComponents(both, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds])] = True
+    keep[0] = False
+    grown = torch.from_numpy(keep[labels]).to(region.device, region.dtype)
+    grown = torch.maximum(grown, region)
     return grown
