@@ -1,11 +1,13 @@
-"""Temporal smoothing on the real composited clip, at quarter resolution.
+"""Temporal smoothing on the real composited clip, at its own resolution (1920x1080).
 
 Issue 5 asks for dtSSD at least 30% lower with smoothing, mean per-instance MAD no more than 5%
-higher. With the real guided engine and the windowed, band-split smoother at its default
-strength (0.9) it gives -29.2% bidirectional and -25.4% causal, MAD -8.1% both
-(docs/benchmarks.md, "Video"). The 30% target is NOT met (short by about one point
-bidirectional, five causal); this test guards what is measured, with about one point of margin:
-at least 28% less flicker bidirectional, 24% causal, and no more than 5% worse MAD.
+higher. With the guided engine and the windowed, band-split smoother at its default strength
+(0.9) the clip gives -31.6% bidirectional (the whole shot at hand, as in evaluation) and -26.8%
+causal (what `vfxmatte run` writes frame by frame), MAD -13.9% / -12.5% (docs/benchmarks.md,
+"Video"). So the target is met bidirectionally and not causally; this test asserts exactly
+that split, with about one point of margin: at least 30% less flicker bidirectional, 25%
+causal, and no more than 5% worse MAD. (Downscaled runs flicker less to begin with and gain
+less: quarter resolution gives -24.9% bidirectional, so the test runs at full size, ~3 min.)
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ def test_smoothing_cuts_flicker_without_hurting_accuracy(shared_data, tmp_path):
         report = tmp_path / f"{mode}.json"
         proc = subprocess.run(
             [sys.executable, str(REPO_ROOT / "scripts" / "eval_temporal_clip.py"), str(clip),
-             "--scale", "0.25", "--strengths", "0,0.9", "--cache", str(cache),
+             "--scale", "1", "--strengths", "0,0.9", "--cache", str(cache),
              "--json", str(report), *extra],
-            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=900,
+            cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=1500,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         results[mode] = json.loads(report.read_text())["results"]
-    for mode, bound in (("bidirectional", 0.72), ("causal", 0.76)):
+    for mode, bound in (("bidirectional", 0.70), ("causal", 0.75)):
         off, on = results[mode]
         assert on["dtSSD"] <= bound * off["dtSSD"], (mode, off, on)
         assert on["MAD"] <= 1.05 * off["MAD"], (mode, off, on)
