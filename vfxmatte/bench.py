@@ -4,7 +4,7 @@ For each resolution a float EXR demo shot (:func:`vfxmatte.demo.make_demo_shot`)
 once and cached; then every (resolution, engine, device) configuration runs the real
 :class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (VmHWM, see :func:`_rss_mib`) and
 CUDA peak (``torch.cuda.max_memory_allocated``) are its own and do not mix. Time is split by the
-pipeline's own stage clock (read, colour, engine, refine, write seconds per frame).
+pipeline's own stage clock (read, colour, engine, refine, smooth, write seconds per frame).
 
 The demo shot has two people. ``people > 2`` adds mask layers that are shifted copies of the
 two rough masks (over background, not over a figure): they cost the engine what a person costs,
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 RESOLUTIONS = {"4k": (3840, 2160), "2k": (2048, 1080), "hd": (1920, 1080)}
-STAGES = ("read", "colour", "engine", "refine", "write")
+STAGES = ("read", "colour", "engine", "refine", "smooth", "write")
 
 
 @dataclass(frozen=True)

@@ -475,7 +475,7 @@ class _PreviewSink:
 
 
 class _StageClock:
-    """Accumulates wall time per pipeline stage (read, colour, engine, refine, write)."""
+    """Accumulates wall time per pipeline stage (read, colour, engine, refine, smooth, write)."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
