@@ -360,3 +360,10 @@ def test_engine_recovers_hair_fringe_beyond_rough_mask():
     assert float(est[(alpha > 0.7) & out].mean()) > 0.4  # strand cores found out there
     # the look-alike object is not pulled into the matte
     assert float(est[(yy >= 130) & (xx >= 80) & (xx < 96)].max()) < 0.05
+    # beyond the ordinary band, faint alpha (ghosts of textured background) is floored to 0
+    band = GuidedEngine("cpu")._search_width(160) + 6
+    near = torch.nn.functional.max_pool2d(mask[None, None], 2 * band + 1, 1, band)[0, 0] > 0.5
+    faint = (~near) & (est > 0) & (est < 0.1)
+    assert not bool(faint.any())
+    unfloored = GuidedEngine("cpu", {**opts, "reach_floor": 0}).matte(inp)[0]
+    assert bool(((~near) & (unfloored > 0) & (unfloored < 0.1)).any())  # the floor did act

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from vfxmatte.engines.base import Engine, EngineInput
-from vfxmatte.refine.filters import erode
+from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.laplacian import solve_alpha_pyramid
 from vfxmatte.refine.tiling import region_of_interest
 from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
@@ -113,6 +113,7 @@ class GuidedEngine(Engine):
                 tile=self._opt("tile", 64),
                 overlap=self._opt("overlap", 16),
             )
+            self._floor_reach(out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], max(h, w), factor)
         self._cores = sure
         self._trimaps = torch.zeros_like(masks)
         for i in present:
@@ -146,6 +147,22 @@ class GuidedEngine(Engine):
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         return tris, sure, rois
+
+    def _floor_reach(self, alpha: torch.Tensor, mask: torch.Tensor, side: int, factor: int):
+        """Zero faint alpha (< ``reach_floor``) that only the hair reach ring let through.
+
+        Why: the ring follows strands up to ``reach_k * search`` px past the mask, and a
+        textured, person-coloured background there (leaf shadows on a pavement next to a dark
+        hoodie, on the real two-person clip) gets a faint ghost (alpha ~0.08). Strands the
+        ring exists for are found at higher alpha; beyond the ordinary band, faint alpha is
+        more often ghost than wisp (measured in docs/benchmarks.md).
+        """
+        floor = self._opt("reach_floor", 0.1)
+        if floor <= 0 or self._opt("reach_k", 5.0) <= 0:
+            return
+        band = self._search_width(side) + factor * self._opt("texture_margin", 6)
+        outside = dilate((mask > 0.5).float(), band) < 0.5
+        alpha[outside & (alpha < floor)] = 0.0
 
     def _reach(self, search: int) -> int:
         """How far (px) outside the mask the unknown band may grow along strands."""
