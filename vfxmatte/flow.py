@@ -55,17 +55,6 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resample a flow field to (height, width), scaling the vectors with the image."""
-    h, w = flow.shape[:2]
-    if (w, h) == (width, height):
-        return flow
-    out = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= width / w
-    out[..., 1] *= height / h
-    return out
-
-
 def resize_map(values: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resample a per-pixel map (H, W) to (height, width) bilinearly."""
     if values.shape[1] == width and values.shape[0] == height:
@@ -103,12 +92,7 @@ def flow_to_previous(
     """
     back = dis_flow(cur_grey, prev_grey)  # cur(x) ~ prev(x + back(x))
     fwd = dis_flow(prev_grey, cur_grey)  # prev(y) ~ cur(y + fwd(y))
-    reliable = flow_reliability(
-        back, fwd, prev_grey, cur_grey, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
-    )
-    scale = plate_width / cur_grey.shape[1]
-    speed = np.sqrt((back**2).sum(-1)) * scale
-    return FlowPair(back, reliable, speed.astype(np.float32), scale)
+    return _flow_pair(back, fwd, prev_grey, cur_grey, plate_width, fb_tolerance, colour_tolerance)
 
 
 def flow_pairs(
@@ -125,18 +109,29 @@ def flow_pairs(
     """
     back = dis_flow(cur_grey, other_grey)  # cur(x) ~ other(x + back(x))
     fwd = dis_flow(other_grey, cur_grey)  # other(y) ~ cur(y + fwd(y))
-    pairs = []
-    for flow, inverse, src, dst in (
-        (back, fwd, other_grey, cur_grey),
-        (fwd, back, cur_grey, other_grey),
-    ):
-        reliable = flow_reliability(
-            flow, inverse, src, dst, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
-        )
-        scale = plate_width / dst.shape[1]
-        speed = np.sqrt((flow**2).sum(-1)) * scale
-        pairs.append(FlowPair(flow, reliable, speed.astype(np.float32), scale))
-    return pairs[0], pairs[1]
+    tolerances = (fb_tolerance, colour_tolerance)
+    return (
+        _flow_pair(back, fwd, other_grey, cur_grey, plate_width, *tolerances),
+        _flow_pair(fwd, back, cur_grey, other_grey, plate_width, *tolerances),
+    )
+
+
+def _flow_pair(
+    back: np.ndarray,
+    fwd: np.ndarray,
+    prev_grey: np.ndarray,
+    cur_grey: np.ndarray,
+    plate_width: int,
+    fb_tolerance: float,
+    colour_tolerance: float,
+) -> FlowPair:
+    """``back`` (current -> previous) with its reliability and speed in plate pixels."""
+    reliable = flow_reliability(
+        back, fwd, prev_grey, cur_grey, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
+    )
+    scale = plate_width / cur_grey.shape[1]
+    speed = np.sqrt((back**2).sum(-1)) * scale
+    return FlowPair(back, reliable, speed.astype(np.float32), scale)
 
 
 def flow_reliability(

@@ -43,11 +43,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from vfxmatte.engines.base import Engine, EngineInput
 from vfxmatte.refine.filters import dilate, erode
-from vfxmatte.refine.laplacian import solve_alpha_pyramid
+from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.tiling import region_of_interest
 from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
 
@@ -86,7 +85,9 @@ class GuidedEngine(Engine):
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
         else:
             # 4K and up: trimaps on a proxy (cost /factor^2), the solve at full resolution
-            small = [_shrink(t, factor) if t is not None else None for t in (image, masks, plate)]
+            small = [
+                downsample(t, factor) if t is not None else None for t in (image, masks, plate)
+            ]
             tris, sure, rois = self._trimap_stage(
                 small[0], (small[1] > 0.5).float(), small[2], present, max(h, w)
             )
@@ -208,13 +209,6 @@ class GuidedEngine(Engine):
             reach_density=self._opt("reach_density", 0.8),
             reach_texture=self._opt("reach_texture", 0.04),
         ).trimap
-
-
-def _shrink(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Area-average (..., H, W) by an integer factor (partial edge blocks averaged too)."""
-    lead = x.shape[:-2]
-    y = F.avg_pool2d(x.reshape(-1, 1, *x.shape[-2:]), factor, ceil_mode=True)
-    return y.reshape(*lead, *y.shape[-2:])
 
 
 def _enlarge(x: torch.Tensor, factor: int, size: tuple[int, int]) -> torch.Tensor:

@@ -17,16 +17,16 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     lead = x.shape[:-2]
     x2 = x.reshape(-1, 1, h, w)
     ones = torch.ones((1, 1, h, w), dtype=x.dtype, device=x.device)
-
-    def _sum(t: torch.Tensor) -> torch.Tensor:
-        t = F.pad(t, (radius + 1, radius, radius + 1, radius))
-        c = t.cumsum(-1)
-        c = c[..., 2 * radius + 1 :] - c[..., : -(2 * radius + 1)]
-        c = c.cumsum(-2)
-        return c[..., 2 * radius + 1 :, :] - c[..., : -(2 * radius + 1), :]
-
-    out = _sum(x2) / _sum(ones)
+    out = _cumsum_box(x2, radius) / _cumsum_box(ones, radius)
     return out.reshape(*lead, h, w)
+
+
+def _cumsum_box(t: torch.Tensor, radius: int) -> torch.Tensor:
+    """Window sums of (..., H, W), zero outside, from cumulative sums: O(1) per pixel."""
+    k = 2 * radius + 1
+    c = F.pad(t, (radius + 1, radius, radius + 1, radius)).cumsum(-1)
+    c = (c[..., k:] - c[..., :-k]).cumsum(-2)
+    return c[..., k:, :] - c[..., :-k, :]
 
 
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -65,12 +65,7 @@ def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     if radius > 8:
         # wide windows (colour models): cumulative sums cost O(1) per pixel whatever the radius,
         # where pooling costs O(radius); float64 keeps their cancellation error negligible
-        k = 2 * radius + 1
-        t = F.pad(x.to(torch.float64), (radius + 1, radius, radius + 1, radius))
-        c = t.cumsum(-1)
-        c = c[..., k:] - c[..., :-k]
-        c = c.cumsum(-2)
-        return (c[..., k:, :] - c[..., :-k, :]).to(x.dtype)
+        return _cumsum_box(x.to(torch.float64), radius).to(x.dtype)
     k = 2 * radius + 1
     h, w = x.shape[-2:]
     lead = x.shape[:-2]

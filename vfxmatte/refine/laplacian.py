@@ -22,34 +22,19 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vfxmatte.refine.filters import box_filter, box_sum
+from vfxmatte.refine import sym3
+from vfxmatte.refine.filters import box_sum
 from vfxmatte.refine.tiling import feather, iter_active_tiles
 
-_UPPER = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
-
-def _sym3_inverse(c: torch.Tensor) -> torch.Tensor:
-    """Inverse of per-pixel symmetric 3x3 matrices stored as (..., 6, H, W) upper entries.
-
-    Closed-form adjugate: cheaper than batched ``torch.linalg.inv`` and needs no (H,W,3,3)
-    layout (half the memory).
-    """
-    a, b, c_, d, e, f = c.unbind(-3)  # [[a b c],[b d e],[c e f]]
-    A = d * f - e * e
-    B = c_ * e - b * f
-    C = b * e - c_ * d
-    D = a * f - c_ * c_
-    E = b * c_ - a * e
-    Fm = a * d - b * b
-    det = a * A + b * B + c_ * C
-    return torch.stack([A, B, C, D, E, Fm], -3) * (1.0 / det).unsqueeze(-3)
-
-
-def _sym_matvec(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(..., 6, H, W) symmetric 3x3 times (..., 3, H, W) vectors (leading dims broadcast)."""
-    a, b, c, d, e, f = m.unbind(-3)
-    x, y, z = v.unbind(-3)
-    return torch.stack([a * x + b * y + c * z, b * x + d * y + e * z, c * x + e * y + f * z], -3)
+def window_stats(img: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixels ``n`` (H,W), colour mean (..., 3, H, W) and covariance (..., 6, H, W) of every
+    (2r+1)^2 window centred on a pixel, clipped to the image (the closed-form model's windows)."""
+    h, w = img.shape[-2:]
+    n = box_sum(torch.ones((1, h, w), dtype=img.dtype, device=img.device), radius)[0]
+    mu = box_sum(img, radius) / n
+    cov = box_sum(sym3.outer_upper(img, img), radius) / n - sym3.outer_upper(mu, mu)
+    return n, mu, cov
 
 
 @dataclass
@@ -71,18 +56,8 @@ class MattingLaplacian:
     def build(cls, image: torch.Tensor, radius: int = 1, eps: float = 1e-7) -> MattingLaplacian:
         """Window statistics of ``image`` (..., 3, H, W). eps regularises flat windows (1e-7)."""
         img = image.to(torch.float64) if image.dtype != torch.float64 else image
-        h, w = img.shape[-2:]
-        ones = torch.ones((1, h, w), dtype=img.dtype, device=img.device)
-        n = box_sum(ones, radius)[0]
-        mu = box_sum(img, radius) / n
-        ch = img.unbind(-3)
-        means = mu.unbind(-3)
-        prods = torch.stack([ch[i] * ch[j] for i, j in _UPPER], -3)
-        cov = box_sum(prods, radius) / n
-        cov = cov - torch.stack([means[i] * means[j] for i, j in _UPPER], -3)
-        diag = torch.zeros(6, 1, 1, dtype=img.dtype, device=img.device)
-        diag[[0, 3, 5]] = 1.0
-        delta = _sym3_inverse(cov + diag * (eps / n))
+        n, mu, cov = window_stats(img, radius)
+        delta = sym3.inverse(cov + sym3.identity(1.0, img) * (eps / n))
         return cls(img, radius, n, mu, delta, n.clone())
 
     def matvec(self, p: torch.Tensor) -> torch.Tensor:
@@ -93,7 +68,7 @@ class MattingLaplacian:
         sums = box_sum(torch.cat([p.unsqueeze(-3).expand_as(ip[..., :1, :, :]), ip], -3), r)
         sums = sums / self.n
         pbar, ipbar = sums[..., 0, :, :], sums[..., 1:, :, :]
-        a = _sym_matvec(self.delta, ipbar - self.mu * pbar.unsqueeze(-3))  # (..., 3, H, W)
+        a = sym3.matvec(self.delta, ipbar - self.mu * pbar.unsqueeze(-3))  # (..., 3, H, W)
         b = pbar - (a * self.mu).sum(-3)
         ab = box_sum(torch.cat([a, b.unsqueeze(-3)], -3), r)
         return self.count * p - (ab[..., :3, :, :] * self.image).sum(-3) - ab[..., 3, :, :]
@@ -103,7 +78,7 @@ class MattingLaplacian:
         r = self.radius
         inv_n = (1.0 / self.n).expand_as(self.mu[..., 0, :, :])
         d_n = self.delta * inv_n.unsqueeze(-3)
-        dmu = _sym_matvec(self.delta, self.mu)
+        dmu = sym3.matvec(self.delta, self.mu)
         mdm = (dmu * self.mu).sum(-3)
         stacked = torch.cat(
             [inv_n.unsqueeze(-3), d_n, dmu * inv_n.unsqueeze(-3), (mdm * inv_n).unsqueeze(-3)], -3
@@ -111,7 +86,7 @@ class MattingLaplacian:
         sums = box_sum(stacked, r)
         s_inv_n, s_d = sums[..., 0, :, :], sums[..., 1:7, :, :]
         s_dmu, s_mdm = sums[..., 7:10, :, :], sums[..., 10, :, :]
-        quad = (_sym_matvec(s_d, self.image) * self.image).sum(-3)
+        quad = (sym3.matvec(s_d, self.image) * self.image).sum(-3)
         cross = (s_dmu * self.image).sum(-3)
         return self.count - s_inv_n - (quad - 2 * cross + s_mdm)
 
@@ -157,7 +132,7 @@ class CentredLaplacian:
         for j, (dy, dx) in enumerate(offsets):
             sl = (..., slice(r + dy, r + dy + h), slice(r + dx, r + dx + w))
             c = (padded[sl] - lap.mu) * inside[sl]
-            g = _sym_matvec(lap.delta, c) * inv_n
+            g = sym3.matvec(lap.delta, c) * inv_n
             centred[..., j, :, :, :] = c
             gain[..., j, :, :, :] = g
             acc[sl] += ((g * c).sum(-3) + inv_n) * inside[sl]
@@ -268,11 +243,11 @@ def conjugate_gradient(
     return x
 
 
-def downsample(x: torch.Tensor) -> torch.Tensor:
-    """Halve (..., H, W) by 2x2 averaging (odd sizes keep their last row/column)."""
+def downsample(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """Shrink (..., H, W) by ``factor`` x ``factor`` averaging (partial edge blocks averaged)."""
     h, w = x.shape[-2:]
     lead = x.shape[:-2]
-    y = F.avg_pool2d(x.reshape(-1, 1, h, w), 2, ceil_mode=True)
+    y = F.avg_pool2d(x.reshape(-1, 1, h, w), factor, ceil_mode=True)
     return y.reshape(*lead, *y.shape[-2:])
 
 
@@ -305,18 +280,12 @@ def linear_upsample(
     f64 = torch.float64
     img = image.to(f64)
     al = alpha.to(f64)
-    mu = box_filter(img, radius)
-    ma = box_filter(al, radius)
-    ch = img.unbind(-3)
-    means = mu.unbind(-3)
-    cov = box_filter(torch.stack([ch[i] * ch[j] for i, j in _UPPER], -3), radius)
-    cov = cov - torch.stack([means[i] * means[j] for i, j in _UPPER], -3)
-    diag = torch.zeros(6, 1, 1, dtype=f64, device=img.device)
-    diag[[0, 3, 5]] = eps
-    cia = box_filter(img * al.unsqueeze(-3), radius) - mu * ma.unsqueeze(-3)
-    coef = _sym_matvec(_sym3_inverse(cov + diag), cia)
+    n, mu, cov = window_stats(img, radius)
+    ma = box_sum(al, radius) / n
+    cia = box_sum(img * al.unsqueeze(-3), radius) / n - mu * ma.unsqueeze(-3)
+    coef = sym3.matvec(sym3.inverse(cov + sym3.identity(eps, img)), cia)
     offset = ma - (coef * mu).sum(-3)
-    model = box_filter(torch.cat([coef, offset.unsqueeze(-3)], -3), radius)  # (4, h, w)
+    model = box_sum(torch.cat([coef, offset.unsqueeze(-3)], -3), radius) / n  # (4, h, w)
     size = fine_image.shape[-2:]
     if where is None:
         up = upsample(model, size)

@@ -51,6 +51,7 @@ from vfxmatte.flow import (
     DEFAULT_FLOW_SIZE,
     FlowPair,
     flow_pairs,
+    flow_to_previous,
     resize_map,
     to_grey,
 )
@@ -243,7 +244,7 @@ class TemporalSmoother:
         for dist, other in enumerate(reversed(self._history), start=1):
             if other.grey.shape != current.grey.shape:
                 break
-            pair, _ = flow_pairs(current.grey, other.grey, alphas.shape[2])
+            pair = flow_to_previous(other.grey, current.grey, alphas.shape[2])
             neighbours.append((dist, other, pair))
         out = smooth_frame(current, alphas, neighbours, self.strength, self.speed_limit)
         self._history.append(current)

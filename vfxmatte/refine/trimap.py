@@ -26,9 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vfxmatte.refine import sym3
 from vfxmatte.refine.filters import box_filter, box_sum, dilate, erode
-
-_UPPER = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 
 def band_trimap(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -60,7 +59,7 @@ def local_gaussian(
     img = image.float()
     n = box_sum(w[None], radius)[0]
     s1 = box_sum(img * w, radius)
-    prods = torch.stack([img[i] * img[j] for i, j in _UPPER])
+    prods = sym3.outer_upper(img, img)
     s2 = box_sum(prods * w, radius)
     total = w.sum().clamp_min(1e-6)
     g1 = (img * w).flatten(1).sum(1) / total
@@ -69,23 +68,14 @@ def local_gaussian(
     prior = 16.0
     mean = (s1 + prior * g1[:, None, None]) / (n + prior)
     m2 = (s2 + prior * g2[:, None, None]) / (n + prior)
-    cov = m2 - torch.stack([mean[i] * mean[j] for i, j in _UPPER])
-    cov[0] += reg
-    cov[3] += reg
-    cov[5] += reg
+    cov = m2 - sym3.outer_upper(mean, mean) + sym3.identity(reg, m2)
     return LocalGaussian(mean, cov, n)
 
 
 def _mahalanobis_logdet(x: torch.Tensor, g: LocalGaussian) -> tuple[torch.Tensor, torch.Tensor]:
     """Squared Mahalanobis distance of x (3,H,W) to g, and log-determinant of g's covariance."""
-    a, b, c, d, e, f = g.cov
-    A = d * f - e * e
-    B = c * e - b * f
-    C = b * e - c * d
-    D = a * f - c * c
-    E = b * c - a * e
-    Fm = a * d - b * b
-    det = (a * A + b * B + c * C).clamp_min(1e-12)
+    (A, B, C, D, E, Fm), det = sym3.adjugate(g.cov)
+    det = det.clamp_min(1e-12)
     v = x - g.mean
     vx, vy, vz = v
     q = A * vx * vx + D * vy * vy + Fm * vz * vz + 2 * (B * vx * vy + C * vx * vz + E * vy * vz)
