@@ -247,7 +247,10 @@ def test_view_modes_and_wipe(piped):
     # alpha over black: black outside, bright inside
     assert alpha[outside].max() == 0 and alpha[inside].mean() > 100
     checker = compose.render(img, ViewMode.ALPHA, 0, Background.CHECKER)
-    assert len(np.unique(checker[outside][:, 0])) == 2  # two checker greys
+    # two checker greys where alpha is clear (0.35 grey is 89.25 in 8 bits: an alpha of
+    # 0.0015, which still renders as 0 over black, already rounds it up to 90)
+    clear = img.alphas.astype(np.float32).sum(0) < 1e-3
+    assert len(np.unique(checker[clear][:, 0])) == 2
     w = compose.wipe(plate, alpha, 0.5)
     np.testing.assert_array_equal(w[:, :70], plate[:, :70])
     np.testing.assert_array_equal(w[:, 90:], alpha[:, 90:])

@@ -1,8 +1,10 @@
 """The ``guided`` engine: weight-free mask-guided instance matting.
 
 Per person: an image-driven trimap from the rough mask (:mod:`vfxmatte.refine.trimap`; the other
-people's cores are background), then a closed-form matting-Laplacian solve restricted to the
-person's region of interest, coarse-to-fine and matrix-free (:mod:`vfxmatte.refine.laplacian`),
+people's cores are background), an alpha estimate from foreground/background colour samples
+with a confidence (:mod:`vfxmatte.refine.sampling`), then a closed-form matting-Laplacian solve
+with that estimate as a confidence-weighted data term, restricted to the person's region of
+interest, coarse-to-fine and matrix-free (:mod:`vfxmatte.refine.laplacian`),
 tiled at large sizes so memory stays bounded (:mod:`vfxmatte.refine.tiling`). The same torch code
 runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's consistency step
 (:meth:`GuidedEngine.last_cores`, also stored in ``EngineInput.extras["cores"]``).
@@ -29,6 +31,11 @@ Options (``self.options``):
         pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
     two_pass (True): with several people, recompute each trimap with the others' *sure*
         foreground (not just their eroded masks) as background: stops leakage between people.
+    sample_weight (0.03): weight of the sampled-alpha data term in the solve (Shared/Robust
+        Matting style colour samples, :mod:`vfxmatte.refine.sampling`; times each pixel's
+        confidence, only within the ordinary band, off other people's masks and, outside the
+        rough mask, only where it says mostly background); 0 turns it off. ``sample_directions`` (8), ``sample_sigma`` (0.03), ``sample_stride`` (2): rays
+        per pixel, distortion scale of the confidence, grid of the colour samples.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
     coarse_iters (300), fine_iters (20): CG iterations at the coarsest level and at each finer one.
     top_side (2048), top_iters (0): frames with a longer side than ``top_side`` (4K) run only
@@ -47,6 +54,7 @@ import torch
 from vfxmatte.engines.base import Engine, EngineInput
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
+from vfxmatte.refine.sampling import sample_alpha
 from vfxmatte.refine.tiling import region_of_interest
 from vfxmatte.refine.trimap import adaptive_trimap, band_trimap
 
@@ -83,29 +91,38 @@ class GuidedEngine(Engine):
         factor = max(1, math.ceil(max(h, w) / self._opt("trimap_side", 2048)))
         if factor == 1:
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
+            samples = self._sample_stage(image, masks, tris, rois, max(h, w))
         else:
-            # 4K and up: trimaps on a proxy (cost /factor^2), the solve at full resolution
+            # 4K and up: trimaps and samples on a proxy (cost /factor^2), the solve at full
+            # resolution
             small = [
                 downsample(t, factor) if t is not None else None for t in (image, masks, plate)
             ]
             tris, sure, rois = self._trimap_stage(
                 small[0], (small[1] > 0.5).float(), small[2], present, max(h, w)
             )
+            samples = self._sample_stage(small[0], (small[1] > 0.5).float(), tris, rois, max(h, w))
             sure = _enlarge(sure, factor, (h, w))
             for i in present:
                 y0, y1, x0, x1 = (v * factor for v in rois[i])
                 rois[i] = (y0, min(h, y1), x0, min(w, x1))
-                tris[i] = _enlarge(tris[i], factor, (rois[i][1] - y0, rois[i][3] - x0))
+                size = (rois[i][1] - y0, rois[i][3] - x0)
+                tris[i] = _enlarge(tris[i], factor, size)
+                if samples[i] is not None:
+                    samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
         out = torch.zeros_like(masks)
         big = max(h, w) > self._opt("top_side", 2048)
         top_iters = self._opt("top_iters", 0) if big else None
         for i in present:
             y0, y1, x0, x1 = rois[i]
             tri = tris[i]
+            prior, prior_weight = samples[i] if samples[i] is not None else (None, 0.0)
             out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
                 image[:, y0:y1, x0:x1],
                 (tri != 0.5).float(),
                 (tri > 0.75).float(),
+                prior=prior,
+                prior_weight=prior_weight,
                 radius=self._opt("radius", 1),
                 eps=self._opt("eps", 1e-7),
                 coarse_iters=self._opt("coarse_iters", 300),
@@ -148,6 +165,52 @@ class GuidedEngine(Engine):
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         return tris, sure, rois
+
+    def _sample_stage(self, image, masks, tris, rois, full_side: int) -> dict:
+        """Sampled alpha (the solve's prior) and its weight per person, or None (option off).
+
+        ``image``, ``masks`` and ``tris`` are at the trimap stage's resolution; rays look as far
+        as the widest unknown band can be (search band plus hair reach plus margins). The
+        weight is ``sample_weight`` x the sample's confidence, and zero
+
+        - outside the ordinary band (search + texture margin around the rough mask): in the hair
+          reach ring a foreground-coloured background (a tree beside a fluffy toy, a keyboard
+          behind a mesh) is explained by colour as well as a strand is, and the Laplacian, which
+          ties it to the background, is right more often there (measured in docs/benchmarks.md);
+        - on another person's rough mask: their core is "background" for this person, so the
+          samples cannot tell two similar-coloured people apart (leakage doubled without this);
+        - outside the person's own rough mask where the samples claim mostly foreground (above
+          ``sample_outside_cap``, 0.5): a solid person-coloured patch the mask left out is more
+          often a look-alike (leaf shadows beside a dark hoodie on the real two-person clip
+          became a 0.1 ghost 60 px out) than the person; strands out there are faint.
+        """
+        weight = self._opt("sample_weight", 0.03)
+        if weight <= 0:
+            return dict.fromkeys(tris)
+        n = masks.shape[0]
+        ratio = max(image.shape[-2:]) / full_side
+        search = self._search_width(full_side) * ratio
+        reach = max(search, self._reach(round(search)))
+        margin = self._opt("texture_margin", 6) * ratio
+        out = {}
+        for i, tri in tris.items():
+            y0, y1, x0, x1 = rois[i]
+            sampled = sample_alpha(
+                image[:, y0:y1, x0:x1],
+                tri,
+                directions=self._opt("sample_directions", 8),
+                max_dist=round(2 * (search + reach) + 4 * margin),
+                sigma=self._opt("sample_sigma", 0.03),
+                stride=self._opt("sample_stride", 2),
+            )
+            trusted = dilate(masks[i, y0:y1, x0:x1], round(search + margin)) > 0.5
+            if n > 1:
+                others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1] > 0.5
+                trusted = trusted & ~others
+            outside = masks[i, y0:y1, x0:x1] < 0.5
+            trusted = trusted & ~(outside & (sampled.alpha > self._opt("sample_outside_cap", 0.5)))
+            out[i] = (sampled.alpha, weight * sampled.confidence * trusted.float())
+        return out
 
     def _floor_reach(self, alpha: torch.Tensor, mask: torch.Tensor, side: int, factor: int):
         """Zero faint alpha (< ``reach_floor``) that only the hair reach ring let through.

@@ -14,11 +14,18 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     if radius <= 0:
         return x
     h, w = x.shape[-2:]
-    lead = x.shape[:-2]
-    x2 = x.reshape(-1, 1, h, w)
-    ones = torch.ones((1, 1, h, w), dtype=x.dtype, device=x.device)
-    out = _cumsum_box(x2, radius) / _cumsum_box(ones, radius)
-    return out.reshape(*lead, h, w)
+    return _cumsum_box(x, radius) / window_count(h, w, radius, x.dtype, x.device)
+
+
+def window_count(h: int, w: int, radius: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """(H, W) number of pixels of each (2r+1)^2 window clipped to the image: the outer product
+    of the clipped row and column extents (no second box filter needed)."""
+
+    def extent(n: int) -> torch.Tensor:
+        i = torch.arange(n, device=device)
+        return ((i + radius).clamp(max=n - 1) - (i - radius).clamp(min=0) + 1).to(dtype)
+
+    return extent(h)[:, None] * extent(w)[None, :]
 
 
 def _cumsum_box(t: torch.Tensor, radius: int) -> torch.Tensor:

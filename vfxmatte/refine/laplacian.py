@@ -260,6 +260,31 @@ def upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return y.reshape(*lead, *size)
 
 
+def linear_model(
+    alpha: torch.Tensor, image: torch.Tensor, radius: int = 1, eps: float = 1e-4
+) -> torch.Tensor:
+    """Per-pixel local linear model ``a = c.I + d`` of ``alpha`` by ``image`` (..., 4, H, W).
+
+    The closed-form model's windows (a guided filter of the alpha by the image): ``(c, d)`` is
+    fitted in every window and averaged over the windows that hold each pixel. Leading dims of
+    ``image`` (..., 3, H, W) and ``alpha`` (..., H, W) are independent crops.
+    """
+    f64 = torch.float64
+    img = image.to(f64)
+    al = alpha.to(f64)
+    n, mu, cov = window_stats(img, radius)
+    ma = box_sum(al, radius) / n
+    cia = box_sum(img * al.unsqueeze(-3), radius) / n - mu * ma.unsqueeze(-3)
+    coef = sym3.matvec(sym3.inverse(cov + sym3.identity(eps, img)), cia)
+    offset = ma - (coef * mu).sum(-3)
+    return box_sum(torch.cat([coef, offset.unsqueeze(-3)], -3), radius) / n
+
+
+# side of the coarse tiles on which :func:`linear_upsample` fits its model when only a band of
+# the finer level is wanted
+UPSAMPLE_TILE = 64
+
+
 def linear_upsample(
     alpha: torch.Tensor,
     image: torch.Tensor,
@@ -271,24 +296,17 @@ def linear_upsample(
     """Carry a coarse alpha (h,w) to a finer level through its local linear model ``a = c.I + d``.
 
     Why: the matting Laplacian's solutions are locally affine in the colours, so fitting
-    ``(c, d)`` per coarse window (a guided filter of the alpha by the image) and applying the
-    upsampled coefficients to the *fine* image puts the edges where the fine image has them.
-    Bilinear upsampling blurs them instead, and CG then spends its iterations moving them back.
-    ``where`` (fine (H,W) bool) evaluates only those pixels (the unknown band; 0 elsewhere), so
-    at 4K the cost follows the band, not the region of interest.
+    ``(c, d)`` per coarse window (:func:`linear_model`) and applying the upsampled coefficients
+    to the *fine* image puts the edges where the fine image has them. Bilinear upsampling blurs
+    them instead, and CG then spends its iterations moving them back.
+    ``where`` (fine (H,W) bool) evaluates only those pixels (the unknown band; 0 elsewhere), and
+    the model is then fitted only on the coarse tiles those pixels sample from, so at 4K the
+    cost follows the band, not the region of interest.
     """
     f64 = torch.float64
-    img = image.to(f64)
-    al = alpha.to(f64)
-    n, mu, cov = window_stats(img, radius)
-    ma = box_sum(al, radius) / n
-    cia = box_sum(img * al.unsqueeze(-3), radius) / n - mu * ma.unsqueeze(-3)
-    coef = sym3.matvec(sym3.inverse(cov + sym3.identity(eps, img)), cia)
-    offset = ma - (coef * mu).sum(-3)
-    model = box_sum(torch.cat([coef, offset.unsqueeze(-3)], -3), radius) / n  # (4, h, w)
     size = fine_image.shape[-2:]
     if where is None:
-        up = upsample(model, size)
+        up = upsample(linear_model(alpha, image, radius, eps), size)
         out = (up[:3] * fine_image.to(f64)).sum(0) + up[3]
         return out.clamp(0, 1).to(alpha.dtype)
     ys, xs = torch.nonzero(where, as_tuple=True)
@@ -296,15 +314,56 @@ def linear_upsample(
     if ys.numel() == 0:
         return out
     # bilinear sampling at the same source positions as F.interpolate(align_corners=False)
-    gx = (xs.to(f64) + 0.5) * (2.0 / size[1]) - 1
-    gy = (ys.to(f64) + 0.5) * (2.0 / size[0]) - 1
-    grid = torch.stack([gx, gy], -1).view(1, 1, -1, 2)
+    h, w = alpha.shape[-2:]
+    sy = ((ys.to(f64) + 0.5) * (h / size[0]) - 0.5).clamp(0, h - 1)
+    sx = ((xs.to(f64) + 0.5) * (w / size[1]) - 0.5).clamp(0, w - 1)
+    model = _band_model(alpha, image, radius, eps, sy, sx)
+    grid = torch.stack([(sx + 0.5) * (2.0 / w) - 1, (sy + 0.5) * (2.0 / h) - 1], -1)
     sampled = F.grid_sample(
-        model[None], grid, mode="bilinear", padding_mode="border", align_corners=False
-    )[0, :, 0]  # (4, N)
+        model[None], grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
+        align_corners=False,
+    )[0, :, 0]  # (4, N)  # fmt: skip
     values = (sampled[:3] * fine_image[:, ys, xs].to(f64)).sum(0) + sampled[3]
     out[ys, xs] = values.clamp(0, 1).to(alpha.dtype)
     return out
+
+
+def _band_model(alpha, image, radius, eps, sy, sx) -> torch.Tensor:
+    """:func:`linear_model` (4,h,w), computed only on the coarse tiles that hold the sampling
+    positions (sy, sx) and their bilinear neighbours (zero elsewhere).
+
+    Tiles are cut with a halo of ``2 * radius`` (the model is a box sum of box-sum statistics),
+    all the same size (shifted inwards at the image border, where the crop edge is the image
+    edge and the clipped windows are exact), so they go through one batched computation.
+    """
+    h, w = alpha.shape[-2:]
+    t, halo = UPSAMPLE_TILE, 2 * radius
+    need = torch.zeros((h, w), dtype=torch.bool, device=alpha.device)
+    y0, x0 = sy.floor().long(), sx.floor().long()
+    for dy in (0, 1):
+        for dx in (0, 1):
+            need[(y0 + dy).clamp(max=h - 1), (x0 + dx).clamp(max=w - 1)] = True
+    ty, tx = (h + t - 1) // t, (w + t - 1) // t
+    active = F.pad(need, (0, tx * t - w, 0, ty * t - h)).view(ty, t, tx, t).any(3).any(1)
+    boxes = torch.nonzero(active).tolist()
+    ch, cw = min(h, t + 2 * halo), min(w, t + 2 * halo)
+    crops = []
+    for by, bx in boxes:
+        cy = min(max(0, by * t - halo), h - ch)
+        cx = min(max(0, bx * t - halo), w - cw)
+        crops.append((cy, cx))
+    model = torch.zeros((4, h, w), dtype=torch.float64, device=alpha.device)
+    per_batch = max(1, TILE_BATCH_PIXELS // (ch * cw))
+    for start in range(0, len(crops), per_batch):
+        part = crops[start : start + per_batch]
+        imgs = torch.stack([image[:, cy : cy + ch, cx : cx + cw] for cy, cx in part])
+        als = torch.stack([alpha[cy : cy + ch, cx : cx + cw] for cy, cx in part])
+        fitted = linear_model(als, imgs, radius, eps)
+        for k, ((by, bx), (cy, cx)) in enumerate(zip(boxes[start:], part, strict=False)):
+            yy0, yy1 = by * t, min(h, (by + 1) * t)
+            xx0, xx1 = bx * t, min(w, (bx + 1) * t)
+            model[:, yy0:yy1, xx0:xx1] = fitted[k, :, yy0 - cy : yy1 - cy, xx0 - cx : xx1 - cx]
+    return model
 
 
 def solve_alpha_pyramid(
