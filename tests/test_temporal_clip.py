@@ -1,13 +1,15 @@
 """Temporal smoothing on the real composited clip, at its own resolution (1920x1080).
 
 Issue 5 asks for dtSSD at least 30% lower with smoothing, mean per-instance MAD no more than 5%
-higher. With the guided engine and the windowed, band-split smoother at its default strength
-(0.9) the clip gives -31.6% bidirectional (the whole shot at hand, as in evaluation) and -26.8%
-causal (what `vfxmatte run` writes frame by frame), MAD -13.9% / -12.5% (docs/benchmarks.md,
-"Video"). So the target is met bidirectionally and not causally; this test asserts exactly
-that split, with about one point of margin: at least 30% less flicker bidirectional, 25%
-causal, and no more than 5% worse MAD. (Downscaled runs flicker less to begin with and gain
-less: quarter resolution gives -24.9% bidirectional, so the test runs at full size, ~3 min.)
+higher. With the guided engine of issue 5's close (no sampled data term) the clip gave -31.6%
+bidirectional and -26.8% causal, from raw dtSSD 5.765 to 3.942 / 4.222. The sampled-alpha
+data term (issue 3) made the engine itself flicker 10% less (raw 5.197), and the smoother's
+relative cut on that smaller base is -27.7% bidirectional, -23.3% causal, while the smoothed
+result flickers less than before (3.759 / 3.960) and MAD is lower (docs/benchmarks.md,
+"Video"). So this test guards both: the smoother cuts flicker by at least 25% (bidirectional)
+and 20% (causal) without raising MAD more than 5%, and the smoothed clip flickers no more than
+it did with the earlier engine. (Downscaled runs flicker less to begin with and gain less, so
+the test runs at full size, ~4 min.)
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def test_smoothing_cuts_flicker_without_hurting_accuracy(shared_data, tmp_path):
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         results[mode] = json.loads(report.read_text())["results"]
-    for mode, bound in (("bidirectional", 0.70), ("causal", 0.75)):
+    for mode, bound, earlier in (("bidirectional", 0.75, 3.942), ("causal", 0.80, 4.222)):
         off, on = results[mode]
         assert on["dtSSD"] <= bound * off["dtSSD"], (mode, off, on)
+        assert on["dtSSD"] <= earlier, (mode, off, on)
         assert on["MAD"] <= 1.05 * off["MAD"], (mode, off, on)

@@ -34,14 +34,17 @@ Options (``self.options``):
     sample_weight (0.03): weight of the sampled-alpha data term in the solve (Shared/Robust
         Matting style colour samples, :mod:`vfxmatte.refine.sampling`; times each pixel's
         confidence, only within the ordinary band, off other people's masks and, outside the
-        rough mask, only where it says mostly background); 0 turns it off. ``sample_directions`` (8), ``sample_sigma`` (0.03), ``sample_stride`` (2): rays
-        per pixel, distortion scale of the confidence, grid of the colour samples.
+        rough mask, only where it says mostly background); 0 turns it off.
+        ``sample_directions`` (8), ``sample_sigma`` (0.03): rays per pixel, distortion scale of
+        the confidence; ``sample_stride`` (long side / 640, at least 2): grid of the samples.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
     coarse_iters (300), fine_iters (20): CG iterations at the coarsest level and at each finer one.
-    top_side (2048), top_iters (0): frames with a longer side than ``top_side`` (4K) run only
-        ``top_iters`` at full resolution, which refines the level below (0: keep its upsampled
-        solution; measured in docs/benchmarks.md).
-    tile (64), overlap (16): refinement tiles (only those holding unknown pixels are solved, all
+    top_side (2048), top_iters (0), proxy_iters (12): frames with a longer side than
+        ``top_side`` (4K) run only ``top_iters`` at full resolution, which refines the level
+        below (0: keep its upsampled solution), and ``proxy_iters`` at that level (half
+        resolution), where the edges are placed by the levels below it (measured in
+        docs/benchmarks.md).
+    tile (64), overlap (8): refinement tiles (only those holding unknown pixels are solved, all
         in one batched float32 CG).
 """
 
@@ -112,7 +115,7 @@ class GuidedEngine(Engine):
                     samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
         out = torch.zeros_like(masks)
         big = max(h, w) > self._opt("top_side", 2048)
-        top_iters = self._opt("top_iters", 0) if big else None
+        top_iters = (self._opt("top_iters", 0), self._opt("proxy_iters", 12)) if big else None
         for i in present:
             y0, y1, x0, x1 = rois[i]
             tri = tris[i]
@@ -129,7 +132,7 @@ class GuidedEngine(Engine):
                 fine_iters=self._opt("fine_iters", 20),
                 top_iters=top_iters,
                 tile=self._opt("tile", 64),
-                overlap=self._opt("overlap", 16),
+                overlap=self._opt("overlap", 8),
             )
             self._floor_reach(out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], max(h, w), factor)
         self._cores = sure
@@ -156,11 +159,14 @@ class GuidedEngine(Engine):
         sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
         passes = 2 if n > 1 and self._opt("two_pass", True) else 1
         tris: dict[int, torch.Tensor] = {}
-        for _ in range(passes):
+        for p in range(passes):
             fixed = sure.clone()
+            # the first of two passes only yields sure foreground, which the hair reach ring
+            # (unknown pixels outside the mask) does not change: it is left out there
+            reach = self._reach(search) if p == passes - 1 else 0
             for i in present:
                 others = (fixed.sum(0) - fixed[i]).clamp(0, 1) if n > 1 else None
-                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide)
+                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide, reach)
                 y0, y1, x0, x1 = rois[i]
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
@@ -192,6 +198,9 @@ class GuidedEngine(Engine):
         search = self._search_width(full_side) * ratio
         reach = max(search, self._reach(round(search)))
         margin = self._opt("texture_margin", 6) * ratio
+        # colours are sampled on a grid of about 640 px (at least every other pixel): measured
+        # as good as every other pixel at 1920 px and a third cheaper (docs/benchmarks.md)
+        stride = self._opt("sample_stride", max(2, round(max(image.shape[-2:]) / 640)))
         out = {}
         for i, tri in tris.items():
             y0, y1, x0, x1 = rois[i]
@@ -201,7 +210,7 @@ class GuidedEngine(Engine):
                 directions=self._opt("sample_directions", 8),
                 max_dist=round(2 * (search + reach) + 4 * margin),
                 sigma=self._opt("sample_sigma", 0.03),
-                stride=self._opt("sample_stride", 2),
+                stride=stride,
             )
             trusted = dilate(masks[i, y0:y1, x0:x1], round(search + margin)) > 0.5
             if n > 1:
@@ -246,7 +255,7 @@ class GuidedEngine(Engine):
             width = self._opt("search_k", 0.42) * long_side**0.5
         return max(self._opt("search_min", 8), round(width))
 
-    def _trimap(self, image, mask, others, plate, roi, search, wide) -> torch.Tensor:
+    def _trimap(self, image, mask, others, plate, roi, search, wide, reach) -> torch.Tensor:
         """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
         y0, y1, x0, x1 = roi
         img = image[:, y0:y1, x0:x1]
@@ -266,7 +275,7 @@ class GuidedEngine(Engine):
             texture_margin=self._opt("texture_margin", 6),
             llr_sure=self._opt("llr_sure", 6.0),
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
-            reach=self._reach(search),
+            reach=reach,
             reach_llr=self._opt("reach_llr", 0.0),
             reach_bridge=self._opt("reach_bridge", 2),
             reach_density=self._opt("reach_density", 0.8),

@@ -17,6 +17,7 @@ the window coefficients (NaNs and blotches, measured); float64 removes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -381,7 +382,7 @@ def solve_alpha_pyramid(
     tile: int = 64,
     overlap: int = 16,
     upsample_eps: float = 1e-4,
-    top_iters: int | None = None,
+    top_iters: int | Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Coarse-to-fine solve: full CG at the coarsest level, refinement CG at each finer one.
 
@@ -391,9 +392,14 @@ def solve_alpha_pyramid(
     next level through its local linear model (:func:`linear_upsample`), which already puts
     edges where the finer image has them. A coarse pixel is known only if all its fine pixels
     are known with the same value. ``top_iters`` (default ``fine_iters``) is the iteration
-    count at the finest level: the engine lowers it for 4K frames, where the edges are placed by
-    the level below and each iteration costs 4x as much; 0 keeps the upsampled solution.
+    count at the finest level, or a sequence of counts for the finest levels from the top down:
+    the engine lowers them for 4K frames, where the edges are placed by the levels below and
+    each iteration costs 4x as much as one level down; 0 keeps the upsampled solution.
     """
+    if top_iters is None:
+        top_iters = ()
+    elif isinstance(top_iters, int):
+        top_iters = (top_iters,)
     levels = [(image, known, alpha_known, prior, prior_weight)]
     while min(levels[-1][0].shape[-2:]) // 2 >= min_side:
         img, kn, ak, pr, pw = levels[-1]
@@ -414,8 +420,8 @@ def solve_alpha_pyramid(
         if depth == 0:
             alpha = solve_alpha(img, kn, ak, init, pr, pw, radius, eps, coarse_iters, tol)
         else:
-            top = depth == len(levels) - 1
-            iters = top_iters if top and top_iters is not None else fine_iters
+            from_top = len(levels) - 1 - depth
+            iters = top_iters[from_top] if from_top < len(top_iters) else fine_iters
             if iters > 0:
                 alpha = solve_alpha_tiled(
                     img, kn, ak, init, pr, pw, radius, eps, iters, tol, tile, overlap

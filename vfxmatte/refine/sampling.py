@@ -161,18 +161,33 @@ def _gather_pairs(flat, code, size, ys, xs, directions, max_dist, distance_power
     """Best (F, B) colour pair of each pixel from rays in ``directions`` directions."""
     m = ys.numel()
     dev = flat.device
-    jitter = ((ys % 3) * 3 + xs % 3).float() / 9.0
+    h, w = size
+    # the code map padded with an "outside" border as wide as a ray is long: rays need no
+    # bounds checks, and a ray that leaves the image stops there
+    pad = max_dist + 1
+    wp = w + 2 * pad
+    padded = torch.full((h + 2 * pad, wp), _OUTSIDE, dtype=code.dtype, device=dev)
+    padded[pad : pad + h, pad : pad + w] = code.view(h, w)
+    padded = padded.reshape(-1)
+    # integer offsets of every step of every ray, per direction and per 3x3 jitter class
+    # (neighbouring pixels look along rotated rays, so they find different samples)
+    steps = torch.arange(1, max_dist + 1, device=dev, dtype=torch.float32)
+    turn = torch.arange(directions, device=dev)[:, None] + torch.arange(9, device=dev) / 9.0
+    theta = (turn * (2 * math.pi / directions))[..., None]  # (D, 9, 1)
+    offsets = (torch.sin(theta) * steps).round().long() * wp + (
+        torch.cos(theta) * steps
+    ).round().long()
+    start = (ys + pad) * wp + xs + pad
+    jitter = (ys % 3) * 3 + xs % 3
     fg = torch.zeros((m, directions, 3), device=dev)
     bg = torch.zeros((m, directions, 3), device=dev)
     f_dist = torch.full((m, directions), torch.inf, device=dev)
     b_dist = torch.full((m, directions), torch.inf, device=dev)
-    y, x = ys.float(), xs.float()
     for d in range(directions):
-        theta = (d + jitter) * (2 * math.pi / directions)
         fg[:, d], bg[:, d], f_dist[:, d], b_dist[:, d] = _march(
-            flat, code, size, y, x, torch.sin(theta), torch.cos(theta), max_dist
+            flat, padded, (h, w, pad), start, offsets[d][jitter]
         )
-    colour = flat[:, ys * size[1] + xs].T
+    colour = flat[:, ys * w + xs].T
     _, dist, _ = _fit(colour[:, None, None], fg[:, :, None], bg[:, None, :])
     pf, pb = distance_powers
     cost = (
@@ -187,35 +202,38 @@ def _gather_pairs(flat, code, size, ys, xs, directions, max_dist, distance_power
     return fg.gather(1, i_f)[:, 0], bg.gather(1, i_b)[:, 0], valid.flatten(1).any(1)
 
 
-def _march(flat, code, size, y, x, dy, dx, max_dist, segment: int = 24):
+_OUTSIDE = 3  # code of the padding around the image (1 known fg, 2 known bg, 0 unknown)
+
+
+def _march(flat, padded, geometry, start, offsets, segment: int = 16):
     """First known-foreground and known-background pixel along each ray (colour, distance).
 
-    Rays advance ``segment`` steps at a time and only the ones still missing a sample go on,
-    so the cost follows the distance to the known regions, not ``max_dist``.
+    ``padded``: the flattened, padded code map; ``start`` (m,) each ray's origin in it and
+    ``offsets`` (m, L) the flat offsets of its steps. Rays advance ``segment`` steps at a time
+    and only the ones still missing a sample (and still inside the image) go on, so the cost
+    follows the distance to the known regions, not the ray length.
     """
-    h, w = size
-    m = y.numel()
+    h, w, pad = geometry
+    wp = w + 2 * pad
+    m, length = offsets.shape
     dev = flat.device
     cols = (torch.zeros((m, 3), device=dev), torch.zeros((m, 3), device=dev))
     dists = (torch.full((m,), torch.inf, device=dev), torch.full((m,), torch.inf, device=dev))
     rows = torch.arange(m, device=dev)
-    start = 1
-    while start <= max_dist and rows.numel():
-        ts = torch.arange(start, min(max_dist, start + segment - 1) + 1, device=dev).float()
-        py = (y[rows, None] + dy[rows, None] * ts).round().long()
-        px = (x[rows, None] + dx[rows, None] * ts).round().long()
-        inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-        idx = py.clamp(0, h - 1) * w + px.clamp(0, w - 1)
-        kind = code[idx] * inside
+    for s in range(0, length, segment):
+        idx = start[rows, None] + offsets[rows, s : s + segment]
+        kind = padded[idx]
         for value, col, dist in zip((1, 2), cols, dists, strict=True):
             hit = (kind == value) & torch.isinf(dist[rows])[:, None]
             any_hit = hit.any(1)
-            first = hit.to(torch.uint8).argmax(1)
+            first = hit.to(torch.uint8).argmax(1)[any_hit]
             r = rows[any_hit]
-            pix = idx[any_hit].gather(1, first[any_hit, None])[:, 0]
-            col[r] = flat[:, pix].T
-            dist[r] = ts[first[any_hit]]
+            at = idx[any_hit].gather(1, first[:, None])[:, 0]
+            col[r] = flat[:, (at // wp - pad) * w + at % wp - pad].T
+            dist[r] = (first + s + 1).float()
         missing = torch.isinf(dists[0][rows]) | torch.isinf(dists[1][rows])
-        rows = rows[missing & inside[:, -1]]
-        start += segment
+        left = (kind == _OUTSIDE).any(1)
+        rows = rows[missing & ~left]
+        if rows.numel() == 0:
+            break
     return cols[0], cols[1], dists[0], dists[1]

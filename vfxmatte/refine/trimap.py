@@ -44,7 +44,7 @@ class LocalGaussian:
 
     mean: torch.Tensor
     cov: torch.Tensor
-    weight: torch.Tensor  # (H,W) local sample mass (how much the model is supported)
+    weight: torch.Tensor | None  # (H,W) local sample mass (how much the model is supported)
 
 
 def local_gaussian(
@@ -82,6 +82,21 @@ def _mahalanobis_logdet(x: torch.Tensor, g: LocalGaussian) -> tuple[torch.Tensor
     return q / det, det.log()
 
 
+def _model_at(
+    g: LocalGaussian, ys: torch.Tensor, xs: torch.Tensor, size: tuple[int, int]
+) -> LocalGaussian:
+    """The model ``g`` (fitted on a reduced grid) at full-resolution pixels (ys, xs) of a frame
+    of ``size``, as (C, 1, N) planes: bilinear, at the positions ``F.interpolate`` would use
+    (align_corners=False), so it equals upsampling the whole model and indexing it."""
+    h, w = size
+    gx = (xs.to(torch.float32) + 0.5) * (2.0 / w) - 1
+    gy = (ys.to(torch.float32) + 0.5) * (2.0 / h) - 1
+    grid = torch.stack([gx, gy], -1).view(1, 1, -1, 2)
+    planes = torch.cat([g.mean, g.cov], 0)[None]
+    at = F.grid_sample(planes, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return LocalGaussian(at[0, :3], at[0, 3:], None)
+
+
 def _resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
     lead = x.shape[:-2]
     kw = {"align_corners": False} if mode == "bilinear" else {}
@@ -95,8 +110,8 @@ class TrimapResult:
 
     trimap: torch.Tensor  # (H,W) 1 fg, 0 bg, 0.5 unknown
     fg_core: torch.Tensor  # (H,W) {0,1} the person's solid core (mask-eroded)
-    prior: torch.Tensor  # (H,W) colour-model alpha estimate in [0,1]
-    confidence: torch.Tensor  # (H,W) in [0,1], how far the fg/bg models are apart
+    prior: torch.Tensor  # (H,W) colour-model alpha estimate in [0,1] (0 outside the band)
+    confidence: torch.Tensor  # (H,W) in [0,1], how far the fg/bg models are apart (band only)
 
 
 def adaptive_trimap(
@@ -170,30 +185,34 @@ def adaptive_trimap(
     rad = model_radius or max(4, round(2.5 * search * scale))
     gf = local_gaussian(img_s, fg_s, rad)
     gb = local_gaussian(img_s, bg_s, rad)
-    # upsample the models, evaluate at full resolution
-    gf = LocalGaussian(
-        _resize(gf.mean, (h, w)), _resize(gf.cov, (h, w)), _resize(gf.weight, (h, w))
-    )
-    gb = LocalGaussian(
-        _resize(gb.mean, (h, w)), _resize(gb.cov, (h, w)), _resize(gb.weight, (h, w))
-    )
+    # evaluate the models at full resolution, only on the band's pixels (the models are
+    # sampled there bilinearly, as an upsampling of the whole model would give)
+    ys, xs = torch.nonzero(band > 0.5, as_tuple=True)
+    x_band = img[:, ys, xs][:, None]  # (3, 1, N): a one-row image of the band's pixels
+    gf_band = _model_at(gf, ys, xs, (h, w))
     if background is not None:
         noise = torch.tensor([4e-4, 0, 0, 4e-4, 0, 4e-4], device=image.device)[:, None, None]
-        gb = LocalGaussian(background.float(), noise.expand(6, h, w).clone(), gb.weight)
-    qf, ldf = _mahalanobis_logdet(img, gf)
-    qb, ldb = _mahalanobis_logdet(img, gb)
+        gb_band = LocalGaussian(
+            background.float()[:, ys, xs][:, None], noise.expand(6, 1, ys.numel()), None
+        )
+    else:
+        gb_band = _model_at(gb, ys, xs, (h, w))
+    qf, ldf = _mahalanobis_logdet(x_band, gf_band)
+    qb, ldb = _mahalanobis_logdet(x_band, gb_band)
     llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)  # > 0: more likely foreground
 
     # alpha prior: projection on the line between the local means
-    diff = gf.mean - gb.mean
+    diff = gf_band.mean - gb_band.mean
     sep = (diff * diff).sum(0)
-    prior = (((img - gb.mean) * diff).sum(0) / sep.clamp_min(1e-6)).clamp(0, 1)
-    confidence = (sep / (sep + 0.01)).clamp(0, 1)
+    prior = torch.zeros((h, w), device=img.device)
+    confidence = torch.zeros((h, w), device=img.device)
+    prior[ys, xs] = (((x_band - gb_band.mean) * diff).sum(0) / sep.clamp_min(1e-6)).clamp(0, 1)[0]
+    confidence[ys, xs] = (sep / (sep + 0.01)).clamp(0, 1)[0]
 
-    sure_fg = (llr > llr_sure) & (qf < 9.0)
-    sure_bg = (llr < -llr_sure) & (qb < 9.0)
-    sure_fg = sure_fg.float() * band
-    sure_bg = sure_bg.float() * band
+    sure_fg = torch.zeros((h, w), device=img.device)
+    sure_bg = torch.zeros((h, w), device=img.device)
+    sure_fg[ys, xs] = ((llr > llr_sure) & (qf < 9.0)).float()[0]
+    sure_bg[ys, xs] = ((llr < -llr_sure) & (qb < 9.0)).float()[0]
     ambiguous = band * (1 - sure_fg) * (1 - sure_bg)
     # texture: local gradient energy, normalised; wide margin in hair-like areas
     unknown = dilate(ambiguous, margin)
@@ -273,14 +292,14 @@ def _reach_ring(
         far = torch.maximum(far, others.float())
     far_s = (_resize(far, img_s.shape[-2:]) > 0.99).float()
     gb = local_gaussian(img_s, far_s, max(4, round(2.5 * reach * scale)))
-    gb = LocalGaussian(
-        _resize(gb.mean, (h, w)), _resize(gb.cov, (h, w)), _resize(gb.weight, (h, w))
-    )
-    qf, ldf = _mahalanobis_logdet(img, gf)
-    qb, ldb = _mahalanobis_logdet(img, gb)
-    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
     ring = known_bg * (1 - far)
-    cand = (llr > llr_min).float() * ring
+    ys, xs = torch.nonzero(ring > 0.5, as_tuple=True)
+    x_ring = img[:, ys, xs][:, None]
+    qf, ldf = _mahalanobis_logdet(x_ring, _model_at(gf, ys, xs, (h, w)))
+    qb, ldb = _mahalanobis_logdet(x_ring, _model_at(gb, ys, xs, (h, w)))
+    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+    cand = torch.zeros((h, w), device=img.device)
+    cand[ys, xs] = (llr > llr_min).float()[0] * ring[ys, xs]
     if density < 1:
         cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
     cand = cand * dilate((energy > texture).float(), 2)
