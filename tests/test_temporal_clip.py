@@ -5,7 +5,7 @@ higher. With the guided engine of issue 5's close (no sampled data term) the cli
 bidirectional and -26.8% causal, from raw dtSSD 5.765 to 3.942 / 4.222. The sampled-alpha
 data term (issue 3) made the engine itself flicker 10% less (raw 5.197), and the smoother's
 relative cut on that smaller base is -27.7% bidirectional, -23.3% causal, while the smoothed
-result flickers less than before (3.759 / 3.960) and MAD is lower (docs/benchmarks.md,
+result flickers less than before (3.764 / 3.991) and MAD is lower (docs/benchmarks.md,
 "Video"). So this test guards both: the smoother cuts flicker by at least 25% (bidirectional)
 and 20% (causal) without raising MAD more than 5%, and the smoothed clip flickers no more than
 it did with the earlier engine. (Downscaled runs flicker less to begin with and gain less, so

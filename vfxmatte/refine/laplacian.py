@@ -10,9 +10,10 @@ with ``n_k`` pixels contributes ``L_k = I - (1 + (I_i-mu_k)^T D_k (I_j-mu_k)) / 
 ``D_k = (Sigma_k + eps/n_k)^-1``. Clipped windows keep ``L`` exactly symmetric positive
 semi-definite (what conjugate gradient needs), unlike a normalised border.
 
-Precision: the solve runs in float64. With Levin's eps (1e-7) a flat window's inverse covariance
-reaches ~1e8, so float32 rounding in ``mean(I p) - mu mean(p)`` (~1e-8) becomes an O(1) error in
-the window coefficients (NaNs and blotches, measured); float64 removes it.
+Precision: window statistics are computed in float64. With Levin's eps (1e-7) a flat window's
+inverse covariance reaches ~1e8, so float32 rounding in ``mean(I p) - mu mean(p)`` (~1e-8) would
+become an O(1) error in the window coefficients (NaNs and blotches, measured); the CG iterations
+run in float32 through :class:`CentredLaplacian`, which never forms that difference.
 """
 
 from __future__ import annotations
