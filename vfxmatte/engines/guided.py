@@ -94,7 +94,7 @@ class GuidedEngine(Engine):
         factor = max(1, math.ceil(max(h, w) / self._opt("trimap_side", 2048)))
         if factor == 1:
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
-            samples = self._sample_stage(image, masks, tris, rois, max(h, w))
+            samples = self._sample_stage(image, masks, plate, tris, rois, max(h, w))
         else:
             # 4K and up: trimaps and samples on a proxy (cost /factor^2), the solve at full
             # resolution
@@ -104,7 +104,9 @@ class GuidedEngine(Engine):
             tris, sure, rois = self._trimap_stage(
                 small[0], (small[1] > 0.5).float(), small[2], present, max(h, w)
             )
-            samples = self._sample_stage(small[0], (small[1] > 0.5).float(), tris, rois, max(h, w))
+            samples = self._sample_stage(
+                small[0], (small[1] > 0.5).float(), small[2], tris, rois, max(h, w)
+            )
             sure = _enlarge(sure, factor, (h, w))
             for i in present:
                 y0, y1, x0, x1 = (v * factor for v in rois[i])
@@ -172,12 +174,12 @@ class GuidedEngine(Engine):
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         return tris, sure, rois
 
-    def _sample_stage(self, image, masks, tris, rois, full_side: int) -> dict:
+    def _sample_stage(self, image, masks, plate, tris, rois, full_side: int) -> dict:
         """Sampled alpha (the solve's prior) and its weight per person, or None (option off).
 
-        ``image``, ``masks`` and ``tris`` are at the trimap stage's resolution; rays look as far
-        as the widest unknown band can be (search band plus hair reach plus margins). The
-        weight is ``sample_weight`` x the sample's confidence, and zero
+        ``image``, ``masks``, ``plate`` (clean plate or None) and ``tris`` are at the trimap
+        stage's resolution; rays look as far as the widest unknown band can be (search band
+        plus hair reach plus margins). The weight is ``sample_weight`` x the sample's confidence, and zero
 
         - outside the ordinary band (search + texture margin around the rough mask): in the hair
           reach ring a foreground-coloured background (a tree beside a fluffy toy, a keyboard
@@ -211,6 +213,7 @@ class GuidedEngine(Engine):
                 max_dist=round(2 * (search + reach) + 4 * margin),
                 sigma=self._opt("sample_sigma", 0.03),
                 stride=stride,
+                background=plate[:, y0:y1, x0:x1] if plate is not None else None,
             )
             trusted = dilate(masks[i, y0:y1, x0:x1], round(search + margin)) > 0.5
             if n > 1:

@@ -55,6 +55,7 @@ def sample_alpha(
     distance_powers: tuple[float, float] = (1.0, 4.0),
     distortion_power: float = 6.0,
     stride: int = 2,
+    background: torch.Tensor | None = None,
 ) -> SampledAlpha:
     """Sampled alpha and confidence of the unknown pixels of ``trimap`` (1 fg, 0 bg, 0.5 unknown).
 
@@ -65,7 +66,9 @@ def sample_alpha(
     Shared Matting's exponents). ``stride``: the foreground and background colours are sampled
     on a grid ``stride`` times coarser (they are smooth fields; cost / stride^2) and each pixel's
     alpha is then fitted to its own full-resolution colour, which keeps strands sharp.
-    ``refine_radius`` is in coarse-grid pixels.
+    ``refine_radius`` is in coarse-grid pixels. ``background`` (3,H,W): a clean plate; each
+    pixel's background colour is then the plate's there (as Background Matting uses it) and
+    the rays only look for foreground colours.
     """
     h, w = trimap.shape
     dev = image.device
@@ -77,8 +80,12 @@ def sample_alpha(
     confidence = torch.zeros((h, w), device=dev)
     if not bool(unknown.any()):
         return SampledAlpha(alpha, confidence)
+    plate = background.float() if background is not None else None
+    coarse_plate = plate
     if stride > 1:
         coarse_img = F.avg_pool2d(img[None], stride, ceil_mode=True)[0]
+        if plate is not None:
+            coarse_plate = F.avg_pool2d(plate[None], stride, ceil_mode=True)[0]
         all_fg = -F.max_pool2d(-fg_known.float()[None, None], stride, ceil_mode=True)[0, 0]
         all_bg = -F.max_pool2d(-bg_known.float()[None, None], stride, ceil_mode=True)[0, 0]
         coarse_tri = all_fg + 0.5 * (1 - all_fg - all_bg)
@@ -86,11 +93,12 @@ def sample_alpha(
         coarse_img, coarse_tri = img, trimap
     fg_map, bg_map, found = _sample_colours(
         coarse_img, coarse_tri, directions, max(1, max_dist // stride), refine_radius, topk,
-        distance_powers, distortion_power,
+        distance_powers, distortion_power, coarse_plate,
     )  # fmt: skip
     ys, xs = torch.nonzero(unknown, as_tuple=True)
     cy, cx = ys // stride, xs // stride
-    a, dist, sep = _fit(img[:, ys, xs].T, fg_map[:, cy, cx].T, bg_map[:, cy, cx].T)
+    bg = plate[:, ys, xs] if plate is not None else bg_map[:, cy, cx]
+    a, dist, sep = _fit(img[:, ys, xs].T, fg_map[:, cy, cx].T, bg.T)
     ok = found[cy, cx]
     alpha[ys, xs] = torch.where(ok, a, 0.5)
     conf = torch.exp(-((dist / sigma) ** 2)) * (sep / (sep + separation))
@@ -98,11 +106,14 @@ def sample_alpha(
     return SampledAlpha(alpha, confidence)
 
 
-def _sample_colours(img, trimap, directions, max_dist, refine_radius, topk, powers, power):
+def _sample_colours(
+    img, trimap, directions, max_dist, refine_radius, topk, powers, power, plate=None
+):
     """Foreground and background colour maps (3,H,W) of the unknown pixels and where found.
 
     Gathering (best ray pair per pixel), then refinement: each pixel takes the mean of the
-    ``topk`` pairs of its neighbourhood that best explain its own colour.
+    ``topk`` pairs of its neighbourhood that best explain its own colour. With a clean
+    ``plate`` every pixel's background is the plate's colour there.
     """
     h, w = trimap.shape
     dev = img.device
@@ -117,7 +128,9 @@ def _sample_colours(img, trimap, directions, max_dist, refine_radius, topk, powe
     found_map = torch.zeros((h, w), dtype=torch.bool, device=dev)
     for s in range(0, n, _BLOCK):
         y, x = ys[s : s + _BLOCK], xs[s : s + _BLOCK]
-        f, b, ok = _gather_pairs(flat, code, (h, w), y, x, directions, max_dist, powers, power)
+        f, b, ok = _gather_pairs(
+            flat, code, (h, w), y, x, directions, max_dist, powers, power, plate
+        )
         fg_map[:, y, x] = f.T
         bg_map[:, y, x] = b.T
         found_map[y, x] = ok
@@ -132,7 +145,10 @@ def _sample_colours(img, trimap, directions, max_dist, refine_radius, topk, powe
         qy = (y[:, None] + oy).clamp(0, h - 1)
         qx = (x[:, None] + ox).clamp(0, w - 1)
         f_q = fg_map[:, qy, qx].permute(1, 2, 0)
-        b_q = bg_map[:, qy, qx].permute(1, 2, 0)
+        if plate is not None:
+            b_q = plate[:, y, x].T[:, None].expand_as(f_q)
+        else:
+            b_q = bg_map[:, qy, qx].permute(1, 2, 0)
         _, dist, _ = _fit(img[:, y, x].T[:, None], f_q, b_q)
         dist = torch.where(found_map[qy, qx], dist, torch.inf)
         best, idx = dist.topk(min(topk, dist.shape[1]), dim=1, largest=False)
@@ -157,8 +173,11 @@ def _fit(
     return a, dist, sep
 
 
-def _gather_pairs(flat, code, size, ys, xs, directions, max_dist, distance_powers, power):
-    """Best (F, B) colour pair of each pixel from rays in ``directions`` directions."""
+def _gather_pairs(
+    flat, code, size, ys, xs, directions, max_dist, distance_powers, power, plate=None
+):
+    """Best (F, B) colour pair of each pixel from rays in ``directions`` directions (with a
+    clean ``plate``, B is the plate's colour at the pixel, one step away)."""
     m = ys.numel()
     dev = flat.device
     h, w = size
@@ -188,6 +207,9 @@ def _gather_pairs(flat, code, size, ys, xs, directions, max_dist, distance_power
             flat, padded, (h, w, pad), start, offsets[d][jitter]
         )
     colour = flat[:, ys * w + xs].T
+    if plate is not None:
+        bg = plate[:, ys, xs].T[:, None].expand_as(fg).contiguous()
+        b_dist = torch.where(torch.isfinite(f_dist), 1.0, torch.inf)
     _, dist, _ = _fit(colour[:, None, None], fg[:, :, None], bg[:, None, :])
     pf, pb = distance_powers
     cost = (
