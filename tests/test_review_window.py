@@ -395,3 +395,26 @@ def test_cancel_a_rerun(qtbot, piped, tmp_path):
     written = list((tmp_path / "res_rerun01").glob("*.exr"))
     assert len(written) < 4  # stopped between frames, never mid-write
     assert window.rerun.button.isEnabled() and window.compare is None
+
+
+def test_garbage_is_collected_in_the_gui_thread_while_a_window_is_open(qtbot, piped, tmp_path):
+    """Automatic cyclic collection could delete Qt objects from a pool thread (a crash seen once):
+    while a window is open it is off and the window's timer collects in the GUI thread."""
+    import gc
+    import threading
+
+    assert gc.isenabled()
+    window = open_window(qtbot, ReviewOptions(result=str(copy_result(piped.out, tmp_path / "r"))))
+    assert not gc.isenabled()
+    threads = []
+    gc.callbacks.append(lambda phase, info: threads.append(threading.current_thread()))
+    try:
+        for _ in range(3 * gc.get_threshold()[0]):
+            cycle: list = []
+            cycle.append(cycle)  # garbage only the cyclic collector can free
+        qtbot.wait(1200)
+    finally:
+        gc.callbacks.pop()
+    assert threads and all(t is threading.main_thread() for t in threads)
+    window.close()
+    assert gc.isenabled()

@@ -30,6 +30,77 @@ from vfxmatte.refine import sym3
 from vfxmatte.refine.filters import box_filter, box_sum, dilate, erode
 
 
+def mask_offset(
+    image: torch.Tensor, mask: torch.Tensor, limit: int, step: int, distinct: float = 2.0
+) -> int:
+    """How far (px) the real edge lies outside (> 0) or inside (< 0) ``mask``'s edge, within
+    ``limit``: where the mean colour of the ring of pixels at each signed distance from the
+    mask's edge changes most (rings ``step`` px apart compared).
+
+    Why ring means: averaged along the whole edge, texture (a mesh, grass, hair) cancels out
+    and what is left is the change from the person's colours to the background's, wherever
+    the mask put its edge. A gradient profile peaks inside see-through or textured objects
+    instead (measured on single/: GT25's mesh sent it 22 px inwards). The signed distance is
+    Euclidean (OpenCV's distance transform, on the CPU). The answer is 0 unless the largest
+    change is ``distinct`` times the median one: texture parallel to the edge (stripes, a
+    fence) changes the ring means everywhere and says nothing about where the edge is
+    (measured: the dev-sets with their masks moved 12-20 px, 2.4-37; stripes 1.0).
+    """
+    m = (mask > 0.5).cpu().numpy().astype(np.uint8)
+    if not m.any() or m.all():
+        return 0
+    # only the mask's bounding box grown by the range matters
+    rows, cols = np.nonzero(m.any(1))[0], np.nonzero(m.any(0))[0]
+    pad = limit + step + 1
+    y0, y1 = max(0, rows[0] - pad), min(m.shape[0], rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(m.shape[1], cols[-1] + 1 + pad)
+    m = m[y0:y1, x0:x1]
+    image = image[:, y0:y1, x0:x1]
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    signed = np.where(m > 0, 0.5 - inside, outside - 0.5)
+    span = limit + step
+    bins = np.rint(signed).astype(np.int64)
+    near = np.abs(bins) <= span
+    index = bins[near] + span
+    count = np.bincount(index, minlength=2 * span + 1)
+    colours = image.float().cpu().numpy()[:, near]
+    means = np.stack([np.bincount(index, weights=c, minlength=2 * span + 1) for c in colours], 1)
+    means /= np.maximum(count, 1)[:, None]
+    change = np.linalg.norm(means[2 * step :] - means[: -2 * step], axis=1)  # centred at d
+    # rings much shorter than the edge itself (deep inside a thin part, or cut by the frame)
+    # have noisy means: they are not candidates
+    edge = count[span]
+    short = np.minimum(count[2 * step :], count[: -2 * step]) < 0.25 * edge
+    change[short] = -1.0
+    best = int(np.argmax(change))
+    if change[best] < distinct * np.median(change[change >= 0]):
+        return 0
+    return best - limit
+
+
+def offset_mask(mask: torch.Tensor, offset: float) -> torch.Tensor:
+    """``mask`` grown (``offset`` > 0) or shrunk by ``offset`` px, Euclidean (every point of the
+    edge moves the same distance along its normal, unlike a square dilation, which moves
+    diagonal stretches 41% further). OpenCV's distance transform, on the CPU.
+
+    Shrinking keeps the parts it would delete: a part thinner than twice the offset (an arm,
+    a neck, a person far away) is not a rim of background, so it stays as the mask had it.
+    """
+    m = (mask > 0.5).cpu().numpy().astype(np.uint8)
+    if offset > 0:
+        moved = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5) <= offset
+        moved |= m > 0
+    else:
+        moved = cv2.distanceTransform(m, cv2.DIST_L2, 5) > -offset
+        if moved.any():
+            far = cv2.distanceTransform((~moved).astype(np.uint8), cv2.DIST_L2, 5) > 1 - offset
+        else:
+            far = np.ones_like(moved)
+        moved |= (m > 0) & far
+    return torch.from_numpy(moved).to(mask.device, mask.dtype)
+
+
 def band_trimap(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Fixed-band trimap: erode/dilate the binarised mask by ``radius`` (square window)."""
     m = (mask > 0.5).float()

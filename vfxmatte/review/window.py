@@ -52,7 +52,7 @@ from vfxmatte.review.rerun import base_spec
 from vfxmatte.review.rerun_panel import RerunPanel
 from vfxmatte.review.stability import StabilityReport, analyse
 from vfxmatte.review.widgets import ImageViewer, StabilityGraph
-from vfxmatte.review.workers import Worker
+from vfxmatte.review.workers import GuiThreadCollector, Worker
 from vfxmatte.sequence import format_frames
 
 FULL_RES_AT = 1.25  # switch from proxy to full resolution above this many screen px per proxy px
@@ -85,6 +85,7 @@ class ReviewWindow(QMainWindow):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(3)  # frame loads, the stability analysis, a re-run
         self.workers: set[Worker] = set()
+        self.collector = GuiThreadCollector(self)
         self.pending: set[tuple[str, int, bool]] = set()
         self.frame_errors: dict[tuple[str, int], str] = {}
         self.result: ResultFolder | None = None
@@ -764,7 +765,9 @@ class ReviewWindow(QMainWindow):
         for w in list(self.workers):
             w.stop()
         self.pool.waitForDone(30000)
+        self.workers.clear()
         super().closeEvent(event)
+        self.collector.stop()
 
 
 def _swatch(index: int) -> QIcon:
