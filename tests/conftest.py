@@ -24,6 +24,18 @@ def find_shared_data() -> Path | None:
     return None
 
 
+@pytest.fixture
+def one_torch_thread():
+    """The guided solver is many small tensor ops: on a shared 2-core box torch's thread pool
+    oversubscribes and runs it ~10-60x slower (measured), so its tests use one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     data = find_shared_data()

@@ -27,14 +27,7 @@ from vfxmatte.refine.tiling import feather, tile_boxes
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The solver is many small tensor ops: on a shared 2-core box torch's thread pool
-    oversubscribes and runs it ~10-60x slower (measured), so these tests use one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _shared_data() -> Path | None:

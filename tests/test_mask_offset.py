@@ -11,13 +11,7 @@ from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.filters import dilate
 from vfxmatte.refine.trimap import mask_offset, offset_mask
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _figure(h: int = 200, w: int = 240, seed: int = 3):

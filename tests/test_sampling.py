@@ -12,13 +12,7 @@ from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.laplacian import solve_alpha_pyramid
 from vfxmatte.refine.sampling import sample_alpha
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FG = torch.tensor([0.85, 0.45, 0.25])[:, None, None]
