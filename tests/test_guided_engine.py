@@ -159,6 +159,23 @@ def test_linear_upsample_band_tiles_match_the_whole_model():
     assert float(part[~ring].abs().max()) == 0.0
 
 
+def test_sample_at_source_positions_equals_interpolate_then_index():
+    """The band-only evaluations (trimap colour models, linear upsampling) sample a coarse map
+    at chosen fine pixels: it must equal upsampling the whole map, borders included."""
+    from vfxmatte.refine.filters import sample_at, source_positions
+
+    g = torch.Generator().manual_seed(4)
+    planes = torch.rand(5, 37, 61, generator=g)
+    full = torch.nn.functional.interpolate(
+        planes[None], size=(130, 200), mode="bilinear", align_corners=False
+    )[0]
+    ys = torch.randint(0, 130, (500,), generator=g)
+    xs = torch.randint(0, 200, (500,), generator=g)
+    ys[:4], xs[:4] = torch.tensor([0, 129, 0, 129]), torch.tensor([0, 199, 199, 0])
+    at = sample_at(planes, *source_positions(ys, xs, (37, 61), (130, 200)))
+    assert torch.allclose(at, full[:, ys, xs], atol=1e-5)
+
+
 def test_solver_recovers_soft_ramp():
     alpha = _ramp()
     image = _composite(alpha, noise=0.0)

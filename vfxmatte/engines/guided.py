@@ -39,7 +39,7 @@ Options (``self.options``):
     sample_weight (0.03): weight of the sampled-alpha data term in the solve (Shared/Robust
         Matting style colour samples, :mod:`vfxmatte.refine.sampling`; times each pixel's
         confidence, only within the ordinary band, off other people's masks and, outside the
-        rough mask, only where it says mostly background); 0 turns it off.
+        rough mask, only where it says alpha <= ``sample_outside_cap``, 0.5); 0 turns it off.
         ``sample_directions`` (8), ``sample_sigma`` (0.03): rays per pixel, distortion scale of
         the confidence; ``sample_stride`` (long side / 640, at least 2): grid of the samples.
     radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
@@ -76,6 +76,7 @@ class GuidedEngine(Engine):
         super().__init__(device, options)
         self._cores: torch.Tensor | None = None
         self._trimaps: torch.Tensor | None = None
+        self.offsets: dict[int, int] = {}  # last frame's measured mask offsets, per person
 
     def _opt(self, key: str, default):
         return type(default)(self.options.get(key, default))
@@ -165,14 +166,15 @@ class GuidedEngine(Engine):
         (docs/benchmarks.md). The move is Euclidean (:func:`offset_mask`).
 
         ``image`` and ``masks`` are at the trimap stage's resolution, ``full_masks`` at the
-        frame's (``factor`` times larger); returns both, moved.
+        frame's (``factor`` times larger; the same tensor when ``factor`` is 1); returns both,
+        moved. The measured offsets (frame pixels) are kept in :attr:`offsets`.
         """
+        self.offsets = {}
         if self._opt("snap", 1) <= 0:
             return masks, full_masks
         search = self._search_width(max(full_masks.shape[-2:]))
         limit = round(self._opt("snap_range", 3.0) * search)
         moved, moved_full = masks, full_masks
-        self.offsets: dict[int, int] = {}
         for i in present:
             offset = factor * mask_offset(
                 image, masks[i], limit // factor, max(2, round(search / factor / 4))
@@ -181,9 +183,11 @@ class GuidedEngine(Engine):
             if not self._opt("snap_min", 0.5) * search < abs(offset) < limit:
                 continue
             if moved is masks:
-                moved, moved_full = masks.clone(), full_masks.clone()
+                moved = masks.clone()
+                moved_full = full_masks.clone() if factor > 1 else moved
             moved[i] = offset_mask(masks[i], offset / factor)
-            moved_full[i] = offset_mask(full_masks[i], offset)
+            if factor > 1:
+                moved_full[i] = offset_mask(full_masks[i], offset)
         return moved, moved_full
 
     def _trimap_stage(self, image, masks, plate, present, full_side: int):
@@ -220,7 +224,8 @@ class GuidedEngine(Engine):
 
         ``image``, ``masks``, ``plate`` (clean plate or None) and ``tris`` are at the trimap
         stage's resolution; rays look as far as the widest unknown band can be (search band
-        plus hair reach plus margins). The weight is ``sample_weight`` x the sample's confidence, and zero
+        plus hair reach plus margins). The weight is ``sample_weight`` x the sample's
+        confidence, and zero
 
         - outside the ordinary band (search + texture margin around the rough mask): in the hair
           reach ring a foreground-coloured background (a tree beside a fluffy toy, a keyboard

@@ -80,3 +80,34 @@ def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     y = F.avg_pool2d(y, (1, k), stride=1, padding=(0, radius), count_include_pad=True)
     y = F.avg_pool2d(y, (k, 1), stride=1, padding=(radius, 0), count_include_pad=True)
     return (y * (k * k)).reshape(*lead, h, w)
+
+
+def source_positions(
+    ys: torch.Tensor,
+    xs: torch.Tensor,
+    coarse: tuple[int, int],
+    fine: tuple[int, int],
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where fine-grid pixels (ys, xs) of a ``fine`` (H, W) frame sit on a ``coarse`` (h, w) grid:
+    the source positions of ``F.interpolate(..., mode="bilinear", align_corners=False)``,
+    clamped to the grid (its border behaviour)."""
+    (h, w), (big_h, big_w) = coarse, fine
+    sy = ((ys.to(dtype) + 0.5) * (h / big_h) - 0.5).clamp(0, h - 1)
+    sx = ((xs.to(dtype) + 0.5) * (w / big_w) - 0.5).clamp(0, w - 1)
+    return sy, sx
+
+
+def sample_at(planes: torch.Tensor, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
+    """(C, h, w) planes sampled bilinearly at grid positions (sy, sx): (C, N).
+
+    With :func:`source_positions` this equals upsampling the whole map with ``F.interpolate``
+    and indexing the pixels, at the cost of the pixels asked for (a band, not a frame).
+    """
+    h, w = planes.shape[-2:]
+    grid = torch.stack([(sx + 0.5) * (2.0 / w) - 1, (sy + 0.5) * (2.0 / h) - 1], -1)
+    grid = grid.to(planes.dtype).view(1, 1, -1, 2)
+    out = F.grid_sample(
+        planes[None], grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+    return out[0, :, 0]

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from vfxmatte.refine import sym3
-from vfxmatte.refine.filters import box_sum
+from vfxmatte.refine.filters import box_sum, sample_at, source_positions
 from vfxmatte.refine.tiling import feather, iter_active_tiles
 
 
@@ -316,15 +316,8 @@ def linear_upsample(
     if ys.numel() == 0:
         return out
     # bilinear sampling at the same source positions as F.interpolate(align_corners=False)
-    h, w = alpha.shape[-2:]
-    sy = ((ys.to(f64) + 0.5) * (h / size[0]) - 0.5).clamp(0, h - 1)
-    sx = ((xs.to(f64) + 0.5) * (w / size[1]) - 0.5).clamp(0, w - 1)
-    model = _band_model(alpha, image, radius, eps, sy, sx)
-    grid = torch.stack([(sx + 0.5) * (2.0 / w) - 1, (sy + 0.5) * (2.0 / h) - 1], -1)
-    sampled = F.grid_sample(
-        model[None], grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
-        align_corners=False,
-    )[0, :, 0]  # (4, N)  # fmt: skip
+    sy, sx = source_positions(ys, xs, alpha.shape[-2:], size, f64)
+    sampled = sample_at(_band_model(alpha, image, radius, eps, sy, sx), sy, sx)  # (4, N)
     values = (sampled[:3] * fine_image[:, ys, xs].to(f64)).sum(0) + sampled[3]
     out[ys, xs] = values.clamp(0, 1).to(alpha.dtype)
     return out

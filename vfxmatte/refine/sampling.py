@@ -121,16 +121,15 @@ def _sample_colours(
     bg_known = trimap < 0.25
     ys, xs = torch.nonzero(~(fg_known | bg_known), as_tuple=True)
     n = ys.numel()
-    code = (fg_known.to(torch.int8) + 2 * bg_known.to(torch.int8)).reshape(-1)
+    code = fg_known.to(torch.int8) + 2 * bg_known.to(torch.int8)
+    rays = _Rays.build(code, directions, max_dist)
     flat = img.reshape(3, -1)
     fg_map = torch.zeros((3, h, w), device=dev)
     bg_map = torch.zeros((3, h, w), device=dev)
     found_map = torch.zeros((h, w), dtype=torch.bool, device=dev)
     for s in range(0, n, _BLOCK):
         y, x = ys[s : s + _BLOCK], xs[s : s + _BLOCK]
-        f, b, ok = _gather_pairs(
-            flat, code, (h, w), y, x, directions, max_dist, powers, power, plate
-        )
+        f, b, ok = _gather_pairs(flat, rays, y, x, powers, power, plate)
         fg_map[:, y, x] = f.T
         bg_map[:, y, x] = b.T
         found_map[y, x] = ok
@@ -173,30 +172,49 @@ def _fit(
     return a, dist, sep
 
 
-def _gather_pairs(
-    flat, code, size, ys, xs, directions, max_dist, distance_powers, power, plate=None
-):
-    """Best (F, B) colour pair of each pixel from rays in ``directions`` directions (with a
-    clean ``plate``, B is the plate's colour at the pixel, one step away)."""
+_OUTSIDE = 3  # code of the padding around the image (1 known fg, 2 known bg, 0 unknown)
+
+
+@dataclass
+class _Rays:
+    """What every ray of one image needs, built once per image (not per block of pixels).
+
+    ``padded``: the flattened code map with an "outside" border as wide as a ray is long, so
+    rays need no bounds checks and a ray that leaves the image stops there; ``offsets``
+    (D, 9, L): the flat offset of every step of every ray, per direction and per 3x3 jitter
+    class (neighbouring pixels look along rotated rays, so they find different samples).
+    """
+
+    padded: torch.Tensor
+    offsets: torch.Tensor
+    size: tuple[int, int]
+    pad: int
+
+    @classmethod
+    def build(cls, code: torch.Tensor, directions: int, max_dist: int) -> _Rays:
+        h, w = code.shape
+        dev = code.device
+        pad = max_dist + 1
+        wp = w + 2 * pad
+        padded = torch.full((h + 2 * pad, wp), _OUTSIDE, dtype=code.dtype, device=dev)
+        padded[pad : pad + h, pad : pad + w] = code
+        steps = torch.arange(1, max_dist + 1, device=dev, dtype=torch.float32)
+        turn = torch.arange(directions, device=dev)[:, None] + torch.arange(9, device=dev) / 9.0
+        theta = (turn * (2 * math.pi / directions))[..., None]  # (D, 9, 1)
+        offsets = (torch.sin(theta) * steps).round().long() * wp + (
+            torch.cos(theta) * steps
+        ).round().long()
+        return cls(padded.reshape(-1), offsets, (h, w), pad)
+
+
+def _gather_pairs(flat, rays: _Rays, ys, xs, distance_powers, power, plate=None):
+    """Best (F, B) colour pair of each pixel from ``rays`` (with a clean ``plate``, B is the
+    plate's colour at the pixel, one step away)."""
     m = ys.numel()
     dev = flat.device
-    h, w = size
-    # the code map padded with an "outside" border as wide as a ray is long: rays need no
-    # bounds checks, and a ray that leaves the image stops there
-    pad = max_dist + 1
-    wp = w + 2 * pad
-    padded = torch.full((h + 2 * pad, wp), _OUTSIDE, dtype=code.dtype, device=dev)
-    padded[pad : pad + h, pad : pad + w] = code.view(h, w)
-    padded = padded.reshape(-1)
-    # integer offsets of every step of every ray, per direction and per 3x3 jitter class
-    # (neighbouring pixels look along rotated rays, so they find different samples)
-    steps = torch.arange(1, max_dist + 1, device=dev, dtype=torch.float32)
-    turn = torch.arange(directions, device=dev)[:, None] + torch.arange(9, device=dev) / 9.0
-    theta = (turn * (2 * math.pi / directions))[..., None]  # (D, 9, 1)
-    offsets = (torch.sin(theta) * steps).round().long() * wp + (
-        torch.cos(theta) * steps
-    ).round().long()
-    start = (ys + pad) * wp + xs + pad
+    (h, w), pad = rays.size, rays.pad
+    directions = rays.offsets.shape[0]
+    start = (ys + pad) * (w + 2 * pad) + xs + pad
     jitter = (ys % 3) * 3 + xs % 3
     fg = torch.zeros((m, directions, 3), device=dev)
     bg = torch.zeros((m, directions, 3), device=dev)
@@ -204,7 +222,7 @@ def _gather_pairs(
     b_dist = torch.full((m, directions), torch.inf, device=dev)
     for d in range(directions):
         fg[:, d], bg[:, d], f_dist[:, d], b_dist[:, d] = _march(
-            flat, padded, (h, w, pad), start, offsets[d][jitter]
+            flat, rays.padded, (h, w, pad), start, rays.offsets[d][jitter]
         )
     colour = flat[:, ys * w + xs].T
     if plate is not None:
@@ -222,9 +240,6 @@ def _gather_pairs(
     i_f = (best // directions)[:, None, None].expand(-1, 1, 3)
     i_b = (best % directions)[:, None, None].expand(-1, 1, 3)
     return fg.gather(1, i_f)[:, 0], bg.gather(1, i_b)[:, 0], valid.flatten(1).any(1)
-
-
-_OUTSIDE = 3  # code of the padding around the image (1 known fg, 2 known bg, 0 unknown)
 
 
 def _march(flat, padded, geometry, start, offsets, segment: int = 16):

@@ -27,7 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from vfxmatte.refine import sym3
-from vfxmatte.refine.filters import box_filter, box_sum, dilate, erode
+from vfxmatte.refine.filters import (
+    box_filter,
+    box_sum,
+    dilate,
+    erode,
+    sample_at,
+    source_positions,
+)
 
 
 def mask_offset(
@@ -157,15 +164,10 @@ def _model_at(
     g: LocalGaussian, ys: torch.Tensor, xs: torch.Tensor, size: tuple[int, int]
 ) -> LocalGaussian:
     """The model ``g`` (fitted on a reduced grid) at full-resolution pixels (ys, xs) of a frame
-    of ``size``, as (C, 1, N) planes: bilinear, at the positions ``F.interpolate`` would use
-    (align_corners=False), so it equals upsampling the whole model and indexing it."""
-    h, w = size
-    gx = (xs.to(torch.float32) + 0.5) * (2.0 / w) - 1
-    gy = (ys.to(torch.float32) + 0.5) * (2.0 / h) - 1
-    grid = torch.stack([gx, gy], -1).view(1, 1, -1, 2)
-    planes = torch.cat([g.mean, g.cov], 0)[None]
-    at = F.grid_sample(planes, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return LocalGaussian(at[0, :3], at[0, 3:], None)
+    of ``size``, as (C, 1, N) planes: equal to upsampling the whole model and indexing it."""
+    planes = torch.cat([g.mean, g.cov], 0)
+    at = sample_at(planes, *source_positions(ys, xs, planes.shape[-2:], size, planes.dtype))
+    return LocalGaussian(at[:3, None], at[3:, None], None)
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
