@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import typer
-from pydantic import ValidationError
 
 from vfxmatte.errors import BadArgumentError, ExitCode, VfxMatteError
-from vfxmatte.jobspec import JobSpec
+from vfxmatte.jobspec import JobSpec, build_spec, field_default, load_job_fields
 from vfxmatte.options import parse_engine_options
 from vfxmatte.pipeline import Job
 from vfxmatte.progress import make_reporter
@@ -56,102 +58,142 @@ def parse_keyframes(text: str | None) -> list[int] | None:
         ) from exc
 
 
-def build_spec(**fields: object) -> JobSpec:
-    try:
-        return JobSpec(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        msg = first.get("msg", "invalid value").removeprefix("Value error, ")
-        raise BadArgumentError(f"{where + ': ' if where else ''}{msg}") from exc
+@dataclass(frozen=True)
+class CliForm:
+    """How a JobSpec field is written on the command line when that is not its own type."""
+
+    flag: str  # the option's name, e.g. "--mask"
+    annotation: Any  # what Typer parses, e.g. list[str] | None
+    to_field: Callable[[Any], Any]  # command-line value -> field value
+
+
+#: Fields typed differently on the command line; every other field is an option of its own
+#: type, named after it (engine -> --engine). Defaults and help always come from JobSpec.
+CLI_FORMS: dict[str, CliForm] = {
+    "masks": CliForm("--mask", list[str] | None, lambda v: parse_mask_options(v or [])),
+    "ids": CliForm("--ids", str | None, parse_ids),
+    "engine_options": CliForm(
+        "--engine-option", list[str] | None, lambda v: parse_engine_options(v or [])
+    ),
+    "keyframes": CliForm("--keyframes", str | None, parse_keyframes),
+    "write_colour": CliForm("--colour/--no-colour", bool, bool),
+}
+#: Fields a command line must give unless --job does.
+REQUIRED_UNLESS_JOB = ("plate", "out")
+
+
+def _spec_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter per JobSpec field, with the field's default and description."""
+    params = []
+    for name, field in JobSpec.model_fields.items():
+        form = CLI_FORMS.get(name)
+        if form is not None:
+            annotation = form.annotation
+            default = False if annotation is bool else None
+            option = typer.Option(default, form.flag, help=field.description)
+        else:
+            annotation = field.annotation
+            default = None if field.is_required() else field_default(name)
+            if field.is_required():
+                annotation = annotation | None
+            option = typer.Option(default, help=field.description)
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+            )
+        )
+    return params
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was typed (not filled from its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def spec_from_cli(ctx: typer.Context, values: dict[str, Any], job: str | None) -> JobSpec:
+    """The JobSpec of a `run` command line: --job's fields, then every flag given beside it.
+
+    Without --job every field is taken from its option (defaults are JobSpec's own).
+    """
+    fields: dict[str, Any] = load_job_fields(job) if job else {}
+    for name in JobSpec.model_fields:
+        if job and not _given(ctx, name):
+            continue
+        value = values[name]
+        form = CLI_FORMS.get(name)
+        value = form.to_field(value) if form is not None else value
+        if job and name == "engine_options":
+            value = {**fields.get(name, {}), **value}
+        if value is None and name in REQUIRED_UNLESS_JOB:
+            raise BadArgumentError(f"--{name.replace('_', '-')} is required (or give --job)")
+        fields[name] = value
+    return build_spec(**fields)
 
 
 def run(
-    plate: Annotated[
-        str,
-        typer.Option(help="Plate sequence (plate.####.exr, plate.%04d.dpx) or movie (.mov, .mp4)"),
-    ],
-    out: Annotated[str, typer.Option(help="Output EXR sequence, e.g. out/matte.####.exr")],
-    mask: Annotated[
-        list[str] | None,
-        typer.Option(help="NAME=PATH per person (repeat), e.g. person01=p1.####.png"),
-    ] = None,
-    id_map: Annotated[
-        str | None, typer.Option(help="ID/label map sequence, one id per person")
-    ] = None,
-    ids: Annotated[
-        str | None, typer.Option(help="With --id-map: the ids to matte, e.g. 1,2,5 (default: all)")
-    ] = None,
-    frames: Annotated[str | None, typer.Option(help="1001-1100, 1001-1100x2, 1-10,20-30")] = None,
-    engine: Annotated[str, typer.Option(help="guided (default), rvm, ...")] = "guided",
-    engine_option: Annotated[
-        list[str] | None, typer.Option(help="KEY=VALUE engine setting (repeat)")
-    ] = None,
-    weights: Annotated[
-        str | None, typer.Option(help="Model weights for network engines (rvm: .onnx or .pth)")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    threads: Annotated[
-        int | None,
-        typer.Option(help="CPU threads (default: all cores; 1 where other jobs share the box)"),
-    ] = None,
-    colorspace: Annotated[str | None, typer.Option(help="Plate colourspace (OCIO name)")] = None,
-    ocio_config: Annotated[str | None, typer.Option(help="OCIO config (default $OCIO)")] = None,
-    compression: Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa...")] = "zip",
-    full_frame: Annotated[bool, typer.Option(help="Write the full display window")] = False,
-    colour: Annotated[bool, typer.Option(help="Also write premultiplied <name>.R/G/B")] = False,
-    skip_existing: Annotated[
-        bool, typer.Option(help="Keep complete frames already on disk")
-    ] = False,
-    clean_plate: Annotated[str | None, typer.Option(help="Known background plate")] = None,
-    progress_lines: Annotated[bool, typer.Option(help="One line per frame even on a TTY")] = False,
-    preroll: Annotated[
-        int,
-        typer.Option(help="Frames before --frames processed (not written) to warm temporal state"),
-    ] = 0,
-    temporal_strength: Annotated[
-        float, typer.Option(help="Temporal smoothing strength, 0 (off) to <1")
-    ] = 0.6,
-    keyframes: Annotated[
-        str | None,
-        typer.Option(help="Frames whose masks are used (e.g. 1001,1040); the rest are propagated"),
-    ] = None,
-    start_frame: Annotated[int, typer.Option(help="Number of a movie plate's first frame")] = 1001,
-    preview: Annotated[
-        str | None, typer.Option(help="Also write a ProRes 4444 review movie (.mov)")
-    ] = None,
+    ctx: typer.Context,
+    job: str | None = None,
+    weights: str | None = None,
+    progress_lines: bool = False,
+    **values: Any,
 ) -> None:
     """Matte FRAMES of PLATE into one alpha layer per person (`<name>.A`) plus the union `A`."""
-    spec = build_spec(
-        plate=plate,
-        out=out,
-        masks=parse_mask_options(mask or []),
-        id_map=id_map,
-        ids=parse_ids(ids),
-        frames=frames,
-        engine=engine,
-        engine_options=parse_engine_options(engine_option or [])
-        | ({"weights": weights} if weights else {}),
-        device=device,
-        colorspace=colorspace,
-        ocio_config=ocio_config,
-        compression=compression,
-        full_frame=full_frame,
-        write_colour=colour,
-        skip_existing=skip_existing,
-        clean_plate=clean_plate,
-        preroll=preroll,
-        temporal_strength=temporal_strength,
-        keyframes=parse_keyframes(keyframes),
-        start_frame=start_frame,
-        preview=preview,
-        threads=threads,
-    )
+    spec = spec_from_cli(ctx, values, job)
+    if weights:
+        spec = spec.model_copy(update={"engine_options": {**spec.engine_options, "weights": weights}})
     execute(spec, progress_lines)
 
 
+_EXTRA_OPTIONS = [
+    inspect.Parameter(
+        "job",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(
+            None,
+            help="Replay a job: a spec .json, inline JSON, or an EXR written by vfxmatte run; "
+            "options given beside it override its fields",
+        ),
+        annotation=str | None,
+    ),
+    inspect.Parameter(
+        "weights",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(
+            None, help="Model weights for network engines (same as --engine-option weights=...)"
+        ),
+        annotation=str | None,
+    ),
+    inspect.Parameter(
+        "progress_lines",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(False, help="One line per frame even on a terminal"),
+        annotation=bool,
+    ),
+]
+
+
+def _typer_signature() -> inspect.Signature:
+    ctx = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    return inspect.Signature([ctx, *_spec_parameters(), *_EXTRA_OPTIONS])
+
+
+run.__signature__ = _typer_signature()  # type: ignore[attr-defined]
+run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}  # type: ignore[attr-defined]
+
+
 def execute(spec: JobSpec, progress_lines: bool = False) -> None:
-    """Run a spec with a progress display; exit non-zero unless every frame is on disk."""
+    """Run a spec with a progress display; exit non-zero unless every frame is on disk.
+
+    ``spec.threads`` is applied here, at the process's entry, not by ``Job``: a Job also runs
+    inside the service and the review panel, whose thread pools are not a job's to change.
+    """
+    if spec.threads:
+        import torch
+
+        # torch's pool defaults to every core; where other jobs share them, its spinning
+        # threads make the many small solver ops several times slower (docs/benchmarks.md)
+        torch.set_num_threads(spec.threads)
     reporter = make_reporter(force_lines=progress_lines)
     try:
         result = Job(spec, reporter).run()

@@ -23,10 +23,11 @@ import torch
 
 from vfxmatte import __version__
 from vfxmatte.devices import resolve_device
-from vfxmatte.engines import Engine, EngineInput, create_engine
-from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
+from vfxmatte.engines import Engine, EngineInput, create_engine, validate_engine_options
+from vfxmatte.errors import BadArgumentError, CancelledError
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
 from vfxmatte.flow import to_grey
+from vfxmatte.frame import FramePath, FrameResult
 from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
@@ -43,14 +44,12 @@ from vfxmatte.io.images import (
     to_display_window,
     write_exr,
 )
-from vfxmatte.jobspec import JobSpec
+from vfxmatte.jobspec import SPEC_ATTRIBUTE, JobSpec, spec_json
 from vfxmatte.masks.propagation import PropagatedMasks, resolve_keyframes
 from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState, PerInstanceMasks
 from vfxmatte.plates import PlateSource, open_plate
 from vfxmatte.preview import review_frame
-from vfxmatte.refine.consistency import enforce_instance_consistency
 from vfxmatte.refine.foreground import premultiplied_foreground
-from vfxmatte.refine.temporal import TemporalSmoother
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
 
 
@@ -85,6 +84,7 @@ class Job:
     def __init__(self, spec: JobSpec, on_event: EventCallback = ignore_events):
         self.spec = spec
         self.on_event = on_event
+        validate_engine_options(spec.engine, spec.engine_options)  # before any file is opened
         self.compression = normalise_compression(spec.compression)
         self.plate: PlateSource = open_plate(spec.plate, spec.start_frame)
         self.frames = self._resolve_frames()
@@ -106,10 +106,8 @@ class Job:
         self.user_colorspace = (
             resolve_colorspace(self.config, spec.colorspace) if spec.colorspace else None
         )
-        if spec.threads:
-            # torch's pool defaults to every core; where other jobs share them, its spinning
-            # threads make the many small solver ops several times slower (docs/benchmarks.md)
-            torch.set_num_threads(spec.threads)
+        # spec.threads is applied by the CLI entry (run/bench), never here: a Job also runs
+        # inside the service and the review panel, whose thread pools are theirs to set.
         self.device = resolve_device(spec.device)
         self.engine: Engine = create_engine(spec.engine, self.device, spec.engine_options)
         self.engine_colorspace = encoding_colorspace(self.config, self.engine.input_encoding)
@@ -118,10 +116,12 @@ class Job:
         )
         self._converters: dict[str, ColourConverter] = {}
         self.masks: MaskSource = self._open_masks()
-        self.smoother = TemporalSmoother(spec.temporal_strength)
+        self.path = FramePath(self.engine, spec.temporal_strength)
         order = [*self.preroll_frames, *self.frames]
         self._follows = dict(zip(order[1:], order[:-1], strict=True))  # frame -> its predecessor
-        self._last_smoothed: int | None = None
+        self._last_pushed: int | None = None
+        self._pending: list[MatteFrame] = []  # finished pre-roll/range frames not yet delivered
+        self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
 
     # -- validation -------------------------------------------------------------------------
     def _resolve_frames(self) -> list[int]:
@@ -203,8 +203,12 @@ class Job:
     def _to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).to(self.device)
 
-    def matte_frame(self, frame: int, new_shot: bool = False) -> MatteFrame:
-        """Read, convert and matte one frame (no writing): used by run, eval and the review panel."""
+    def push_frame(self, frame: int, new_shot: bool = False) -> list[MatteFrame]:
+        """Read, convert and push one frame through the per-frame path (no writing).
+
+        Returns the frames that are final now, oldest first: none while a lagging temporal
+        smoother waits for later frames (see :meth:`flush_frames`).
+        """
         clock = _StageClock()
         plate = self.plate.read(frame)
         check_finite(plate, f"plate frame {frame}")
@@ -224,66 +228,32 @@ class Job:
             new_shot=new_shot,
         )
         clock.lap("colour")
-        alphas = self._run_engine(inp)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        clock.lap("engine")
-        alphas, union = enforce_instance_consistency(alphas, inp.extras.get("cores"))
-        clock.lap("refine")
-        alphas_np = alphas.float().cpu().numpy()
-        union_np = union.float().cpu().numpy()
-        if self.smoother.enabled:
-            alphas_np, union_np = self._smooth(frame, new_shot, rgb, alphas_np, mask_frame)
-            clock.lap("smooth")
+        active = [
+            mask_frame.states.get(n) in (MaskState.OK, MaskState.PROPAGATED)
+            for n in mask_frame.names
+        ]
+        joins = self._last_pushed is not None and self._follows.get(frame) == self._last_pushed
+        self._last_pushed = frame
+        tag = (plate, mask_frame, clock.laps)
+        return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins)]
+
+    def flush_frames(self) -> list[MatteFrame]:
+        """The frames a lagging smoother still holds (end of the range or before a gap)."""
+        self._last_pushed = None
+        return [self._as_matte(r) for r in self.path.flush()]
+
+    @staticmethod
+    def _as_matte(result: FrameResult) -> MatteFrame:
+        plate, mask_frame, laps = result.tag
         return MatteFrame(
-            frame=frame,
+            frame=result.frame,
             plate=plate,
             names=mask_frame.names,
-            alphas=alphas_np,
-            union=union_np,
+            alphas=result.alphas,
+            union=result.union,
             states={k: str(v) for k, v in mask_frame.states.items()},
-            timings=clock.laps,
+            timings={**laps, **result.timings},
         )
-
-    def _smooth(
-        self, frame: int, new_shot: bool, rgb: np.ndarray, alphas: np.ndarray, masks: MaskFrame
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Temporal smoothing after consistency; state carries only between consecutive frames."""
-        if (
-            new_shot
-            or self._last_smoothed is None
-            or self._follows.get(frame) != self._last_smoothed
-        ):
-            self.smoother.reset()
-        active = [masks.states.get(n) in (MaskState.OK, MaskState.PROPAGATED) for n in masks.names]
-        smoothed = self.smoother(rgb, alphas, active)
-        self._last_smoothed = frame
-        out, union = enforce_instance_consistency(torch.from_numpy(smoothed))
-        return out.numpy(), union.numpy()
-
-    def _run_engine(self, inp: EngineInput) -> torch.Tensor:
-        if inp.new_shot:
-            self.engine.reset()
-        try:
-            with torch.inference_mode():
-                alphas = self.engine.matte(inp)
-        except (torch.OutOfMemoryError, MemoryError) as exc:
-            raise OutOfMemoryError(
-                f"out of memory on {self.device} at frame {inp.frame}; try --device cpu, fewer "
-                "people per job or a smaller tile size"
-            ) from exc
-        except (EngineError, BadArgumentError):
-            raise
-        except Exception as exc:  # an engine bug must still name the frame
-            raise EngineError(
-                f"engine '{self.spec.engine}' failed on frame {inp.frame}: {type(exc).__name__}: {exc}"
-            ) from exc
-        n = len(inp.names)
-        if alphas.shape != (n, *inp.image.shape[-2:]):
-            raise EngineError(
-                f"engine '{self.spec.engine}' returned {tuple(alphas.shape)} at frame {inp.frame}"
-            )
-        return alphas.clamp(0.0, 1.0)
 
     def output_channels(self, names: list[str]) -> list[str]:
         channels = ["A"] + [f"{n}.A" for n in names]
@@ -326,10 +296,28 @@ class Job:
                 "vfxmatte:plate": _absolute(self.spec.plate),
                 "vfxmatte:masks": json.dumps({k: _absolute(v) for k, v in self.spec.masks.items()}),
                 "vfxmatte:id_map": _absolute(self.spec.id_map) if self.spec.id_map else "",
+                SPEC_ATTRIBUTE: spec_json(self.resolved_spec(plate)),
             },
             compression=self.compression,
         )
         return path
+
+    def resolved_spec(self, plate: ImageFrame) -> JobSpec:
+        """The spec as this frame was made: absolute paths and the colourspace actually used,
+        so ``vfxmatte run --job <this exr>`` replays it from anywhere."""
+        spec = self.spec
+        return spec.model_copy(
+            update={
+                "plate": _absolute(spec.plate),
+                "out": _absolute(spec.out),
+                "masks": {k: _absolute(v) for k, v in spec.masks.items()},
+                "id_map": _absolute(spec.id_map) if spec.id_map else None,
+                "clean_plate": _absolute(spec.clean_plate) if spec.clean_plate else None,
+                "preview": _absolute(spec.preview) if spec.preview else None,
+                "colorspace": colorspace_of(self.config, plate, self.user_colorspace),
+                "engine_options": self.engine.resolved_options(),
+            }
+        )
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> JobResult:
@@ -357,7 +345,7 @@ class Job:
             if should_stop():
                 raise CancelledError(f"cancelled in pre-roll before frame {frame}")
             t0 = time.perf_counter()
-            self.matte_frame(frame, new_shot=first)
+            self._pending.extend(self.push_frame(frame, new_shot=first))
             first = False
             self.on_event(
                 ProgressEvent(
@@ -394,38 +382,50 @@ class Job:
         should_stop: Callable[[], bool],
         preview: _PreviewSink,
     ) -> None:
-        total = len(self.frames)
         for frame in self.frames:
             if should_stop():
                 raise CancelledError(f"cancelled before frame {frame}")
             path = self.out.path(frame)
-            done = len(result.written) + len(result.skipped)
             if self.spec.skip_existing and exr_is_complete(path, required):
+                self._deliver(self.flush_frames(), result, preview)  # no state over a gap
+                done = len(result.written) + len(result.skipped)
                 result.skipped.append(frame)
-                self.on_event(ProgressEvent(EventKind.SKIP, frame, done + 1, total, path=str(path)))
-                first = True  # temporal state must not bridge a gap
+                self.on_event(
+                    ProgressEvent(EventKind.SKIP, frame, done + 1, len(self.frames), path=str(path))
+                )
+                first = True
                 preview.add_written(self, frame, path)
                 continue
-            t0 = time.perf_counter()
-            matte = self.matte_frame(frame, new_shot=first)
+            self._deliver(self.push_frame(frame, new_shot=first), result, preview)
             first = False
+        self._deliver(self.flush_frames(), result, preview)
+
+    def _deliver(self, mattes: list[MatteFrame], result: JobResult, preview: _PreviewSink) -> None:
+        """Write the frames the per-frame path has finished (pre-roll frames are dropped)."""
+        wanted = set(self.frames)
+        for matte in [*self._pending, *mattes]:
+            if matte.frame not in wanted:
+                continue
             self._report_mask_states(matte, result)
             t_write = time.perf_counter()
-            self.write_frame(matte)
+            path = self.write_frame(matte)
             matte.timings["write"] = time.perf_counter() - t_write
+            self.frame_timings[matte.frame] = matte.timings
             preview.add(self, matte)
-            result.written.append(frame)
+            result.written.append(matte.frame)
+            done = len(result.written) + len(result.skipped)
             self.on_event(
                 ProgressEvent(
                     EventKind.FRAME,
-                    frame,
-                    done + 1,
-                    total,
-                    seconds=time.perf_counter() - t0,
+                    matte.frame,
+                    done,
+                    len(self.frames),
+                    seconds=sum(matte.timings.values()),
                     path=str(path),
                     states=matte.states,
                 )
             )
+        self._pending = []
 
     def _report_mask_states(self, matte: MatteFrame, result: JobResult) -> None:
         for name, state in matte.states.items():

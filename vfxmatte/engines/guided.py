@@ -7,59 +7,20 @@ with that estimate as a confidence-weighted data term, restricted to the person'
 interest, coarse-to-fine and matrix-free (:mod:`vfxmatte.refine.laplacian`),
 tiled at large sizes so memory stays bounded (:mod:`vfxmatte.refine.tiling`). The same torch code
 runs on CPU and CUDA. The sure-foreground cores are kept for the pipeline's consistency step
-(:meth:`GuidedEngine.last_cores`, also stored in ``EngineInput.extras["cores"]``).
+(``EngineOutput.cores``); trimaps and measured mask offsets are diagnostics.
 
-Options (``self.options``):
-    search_k (0.42), search_min (8): half-width of the band in which the real edge is searched,
-        ``search_k * sqrt(long side)`` px (12 px at 800, 18 at 1920, 26 at 3840), at least
-        ``search_min``; ``search_frac`` (unset) makes it a fixed fraction of the long side.
-    hair_frac (0.0 = off), texture_threshold (0.08): wider half-width where the edge is textured
-        (helps hair, hurts see-through objects: measured in docs/benchmarks.md, off by default).
-    reach_k (5.0): hair/fur reach: up to ``reach_k * search`` px outside the mask (60 px at
-        800, 90 at 1920) the unknown band grows, connected, through pixels that look like the
-        foreground against a *far* background model, are textured (gradient energy above
-        ``reach_texture``, 0.04) and sparse (fewer than ``reach_density``, 0.8, of their
-        neighbours are such pixels: a solid look-alike is another object), gaps of
-        ``reach_bridge`` (2) px closed; ``reach_llr`` (0) is the log-likelihood-ratio cut.
-        0 turns it off. Why: hair runs past any band that is safe elsewhere; a wider band
-        everywhere or along all texture hurt smooth edges and see-through objects (measured
-        in docs/benchmarks.md: single mean SAD 5.98 -> 5.42 with it, multi unchanged).
-    snap (1), snap_min (0.5), snap_range (3.0): before the trimap, measure how far each rough
-        mask's edge is from the image's (:func:`vfxmatte.refine.trimap.mask_offset`, within
-        ``snap_range`` search bands) and move the mask by it when that is more than
-        ``snap_min`` of the band: a mask off by more than the band cannot be corrected by the
-        trimap (single/ with masks grown a further 12 px: SAD 14.7 -> 6.4); 0 turns it off.
-    trimap ("adaptive" | "band"): image-driven trimap or a fixed band of ``search`` pixels.
-    trimap_side (2048): frames with a longer side get their trimaps on a proxy shrunk by an
-        integer factor to at most this size (same band widths in full-resolution pixels).
-    margin (3), texture_margin (6), llr_sure (6): unknown margin (px) kept around ambiguous
-        pixels in smooth / textured areas; log-likelihood ratio for a "sure" fg/bg pixel.
-    two_pass (True): with several people, recompute each trimap with the others' *sure*
-        foreground (not just their eroded masks) as background: stops leakage between people.
-    sample_weight (0.03): weight of the sampled-alpha data term in the solve (Shared/Robust
-        Matting style colour samples, :mod:`vfxmatte.refine.sampling`; times each pixel's
-        confidence, only within the ordinary band, off other people's masks and, outside the
-        rough mask, only where it says alpha <= ``sample_outside_cap``, 0.5); 0 turns it off.
-        ``sample_directions`` (8), ``sample_sigma`` (0.03): rays per pixel, distortion scale of
-        the confidence; ``sample_stride`` (long side / 640, at least 2): grid of the samples.
-    radius (1), eps (1e-7): matting-Laplacian window radius and regulariser.
-    coarse_iters (300), fine_iters (20): CG iterations at the coarsest level and at each finer one.
-    top_side (2048), top_iters (0), proxy_iters (12): frames with a longer side than
-        ``top_side`` (4K) run only ``top_iters`` at full resolution, which refines the level
-        below (0: keep its upsampled solution), and ``proxy_iters`` at that level (half
-        resolution), where the edges are placed by the levels below it (measured in
-        docs/benchmarks.md).
-    tile (64), overlap (8): refinement tiles (only those holding unknown pixels are solved, all
-        in one batched float32 CG).
+Options: :class:`GuidedOptions` (one field per setting, with its default, range and why).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+from pydantic import Field
 
-from vfxmatte.engines.base import Engine, EngineInput
+from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.sampling import sample_alpha
@@ -67,29 +28,89 @@ from vfxmatte.refine.tiling import region_of_interest
 from vfxmatte.refine.trimap import adaptive_trimap, band_trimap, mask_offset, offset_mask
 
 
+class GuidedOptions(EngineOptions):
+    """Settings of the guided engine; the defaults are the measured best (docs/benchmarks.md)."""
+
+    search_k: float = Field(
+        0.42,
+        ge=0,
+        description="edge search half-width = search_k * sqrt(long side) px (12 px at 800, "
+        "18 at 1920, 26 at 3840)",
+    )
+    search_min: int = Field(8, ge=1, description="smallest edge search half-width (px)")
+    search_frac: float | None = Field(
+        None, gt=0, description="if set: search half-width as a fixed fraction of the long side"
+    )
+    hair_frac: float = Field(
+        0.0, ge=0, description="wider half-width where the edge is textured (0 = off)"
+    )
+    texture_threshold: float = Field(0.08, ge=0, description="gradient energy of 'textured'")
+    reach_k: float = Field(
+        5.0,
+        ge=0,
+        description="hair reach: the unknown band may grow up to reach_k * search px outside "
+        "the mask along strand-like pixels (0 = off)",
+    )
+    reach_texture: float = Field(0.04, ge=0, description="reach: least gradient energy")
+    reach_density: float = Field(
+        0.8, ge=0, le=1, description="reach: most neighbours alike (a solid look-alike stops it)"
+    )
+    reach_bridge: int = Field(2, ge=0, description="reach: gaps closed (px)")
+    reach_llr: float = Field(0.0, description="reach: log-likelihood-ratio cut")
+    reach_floor: float = Field(
+        0.1, ge=0, le=1, description="faint alpha below this beyond the band is zeroed (0 = off)"
+    )
+    snap: int = Field(1, ge=0, description="move masks onto the image's edge when off (0 = off)")
+    snap_min: float = Field(0.5, ge=0, description="snap: least offset, in search bands")
+    snap_range: float = Field(3.0, ge=0, description="snap: largest offset measured, in bands")
+    trimap: Literal["adaptive", "band"] = Field(
+        "adaptive", description="image-driven trimap, or a fixed band of the search width"
+    )
+    trimap_side: int = Field(
+        2048, ge=16, description="longer frames get trimaps on a proxy of at most this side"
+    )
+    margin: int = Field(3, ge=0, description="unknown margin kept around ambiguous smooth pixels")
+    texture_margin: int = Field(6, ge=0, description="the same in textured areas (px)")
+    llr_sure: float = Field(6.0, description="log-likelihood ratio of a 'sure' fg/bg pixel")
+    two_pass: bool = Field(
+        True, description="recompute trimaps with the others' sure foreground as background"
+    )
+    sample_weight: float = Field(
+        0.03, ge=0, description="weight of the sampled-alpha data term (0 = off)"
+    )
+    sample_outside_cap: float = Field(
+        0.5, ge=0, le=1, description="outside the mask, samples trusted only at alpha <= this"
+    )
+    sample_directions: int = Field(8, ge=1, description="colour-sample rays per pixel")
+    sample_sigma: float = Field(0.03, gt=0, description="distortion scale of the confidence")
+    sample_stride: int | None = Field(
+        None, ge=1, description="sample grid step (default: long side / 640, at least 2)"
+    )
+    radius: int = Field(1, ge=1, description="matting-Laplacian window radius")
+    eps: float = Field(1e-7, gt=0, description="matting-Laplacian regulariser")
+    coarse_iters: int = Field(300, ge=0, description="CG iterations at the coarsest level")
+    fine_iters: int = Field(20, ge=0, description="CG iterations at each finer level")
+    top_side: int = Field(2048, ge=16, description="longer frames use top_iters/proxy_iters")
+    top_iters: int = Field(0, ge=0, description="CG iterations at full resolution (4K)")
+    proxy_iters: int = Field(12, ge=0, description="CG iterations at half resolution (4K)")
+    tile: int = Field(64, ge=8, description="refinement tile size (px)")
+    overlap: int = Field(8, ge=0, description="refinement tile overlap (px)")
+
+
 class GuidedEngine(Engine):
     """Weight-free matting: adaptive trimap + matrix-free closed-form solve per person."""
 
     name = "guided"
+    Options = GuidedOptions
+    opts: GuidedOptions
 
     def __init__(self, device="cpu", options=None):
         super().__init__(device, options)
-        self._cores: torch.Tensor | None = None
-        self._trimaps: torch.Tensor | None = None
-        self.offsets: dict[int, int] = {}  # last frame's measured mask offsets, per person
+        self._offsets: dict[int, int] = {}  # this frame's measured mask offsets, per person
 
-    def _opt(self, key: str, default):
-        return type(default)(self.options.get(key, default))
-
-    def last_cores(self) -> torch.Tensor | None:
-        """(N,H,W) solid-foreground cores of the last :meth:`matte` call, for consistency."""
-        return self._cores
-
-    def last_trimaps(self) -> torch.Tensor | None:
-        """(N,H,W) trimaps (1 fg, 0 bg, 0.5 unknown) of the last call, for inspection/benchmarks."""
-        return self._trimaps
-
-    def matte(self, inp: EngineInput) -> torch.Tensor:
+    def matte(self, inp: EngineInput) -> EngineOutput:
+        """Alphas, sure-foreground cores; diagnostics: ``trimaps`` (N,H,W: 1 fg, 0 bg, 0.5
+        unknown) and ``offsets`` (person index -> measured mask offset in px)."""
         image = inp.image.to(self.device, torch.float32).clamp(0, 1)
         masks = (inp.masks.to(self.device, torch.float32) > 0.5).float()
         plate = inp.clean_plate
@@ -97,7 +118,7 @@ class GuidedEngine(Engine):
             plate = plate.to(self.device, torch.float32).clamp(0, 1)
         n, h, w = masks.shape
         present = [i for i in range(n) if bool(masks[i].any())]
-        factor = max(1, math.ceil(max(h, w) / self._opt("trimap_side", 2048)))
+        factor = max(1, math.ceil(max(h, w) / self.opts.trimap_side))
         if factor == 1:
             masks, _ = self._snap_masks(image, masks, masks, present, 1)
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
@@ -123,8 +144,8 @@ class GuidedEngine(Engine):
                 if samples[i] is not None:
                     samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
         out = torch.zeros_like(masks)
-        big = max(h, w) > self._opt("top_side", 2048)
-        top_iters = (self._opt("top_iters", 0), self._opt("proxy_iters", 12)) if big else None
+        big = max(h, w) > self.opts.top_side
+        top_iters = (self.opts.top_iters, self.opts.proxy_iters) if big else None
         for i in present:
             y0, y1, x0, x1 = rois[i]
             tri = tris[i]
@@ -135,22 +156,21 @@ class GuidedEngine(Engine):
                 (tri > 0.75).float(),
                 prior=prior,
                 prior_weight=prior_weight,
-                radius=self._opt("radius", 1),
-                eps=self._opt("eps", 1e-7),
-                coarse_iters=self._opt("coarse_iters", 300),
-                fine_iters=self._opt("fine_iters", 20),
+                radius=self.opts.radius,
+                eps=self.opts.eps,
+                coarse_iters=self.opts.coarse_iters,
+                fine_iters=self.opts.fine_iters,
                 top_iters=top_iters,
-                tile=self._opt("tile", 64),
-                overlap=self._opt("overlap", 8),
+                tile=self.opts.tile,
+                overlap=self.opts.overlap,
             )
             self._floor_reach(out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], max(h, w), factor)
-        self._cores = sure
-        self._trimaps = torch.zeros_like(masks)
+        trimaps = torch.zeros_like(masks)
         for i in present:
             y0, y1, x0, x1 = rois[i]
-            self._trimaps[i, y0:y1, x0:x1] = tris[i]
-        inp.extras["cores"] = sure
-        return out
+            trimaps[i, y0:y1, x0:x1] = tris[i]
+        diagnostics = {"trimaps": trimaps, "offsets": dict(self._offsets)}
+        return EngineOutput(alphas=out, cores=sure, diagnostics=diagnostics)
 
     def _snap_masks(self, image, masks, full_masks, present, factor: int):
         """Masks moved onto the image's edge where they are off by more than the band can take.
@@ -167,20 +187,20 @@ class GuidedEngine(Engine):
 
         ``image`` and ``masks`` are at the trimap stage's resolution, ``full_masks`` at the
         frame's (``factor`` times larger; the same tensor when ``factor`` is 1); returns both,
-        moved. The measured offsets (frame pixels) are kept in :attr:`offsets`.
+        moved. The measured offsets (frame pixels) go to the output's diagnostics.
         """
-        self.offsets = {}
-        if self._opt("snap", 1) <= 0:
+        self._offsets = {}
+        if self.opts.snap <= 0:
             return masks, full_masks
         search = self._search_width(max(full_masks.shape[-2:]))
-        limit = round(self._opt("snap_range", 3.0) * search)
+        limit = round(self.opts.snap_range * search)
         moved, moved_full = masks, full_masks
         for i in present:
             offset = factor * mask_offset(
                 image, masks[i], limit // factor, max(2, round(search / factor / 4))
             )
-            self.offsets[i] = offset
-            if not self._opt("snap_min", 0.5) * search < abs(offset) < limit:
+            self._offsets[i] = offset
+            if not self.opts.snap_min * search < abs(offset) < limit:
                 continue
             if moved is masks:
                 moved = masks.clone()
@@ -199,12 +219,12 @@ class GuidedEngine(Engine):
         n, h, w = masks.shape
         ratio = max(h, w) / full_side
         search = max(1, round(self._search_width(full_side) * ratio))
-        wide = round(self._opt("hair_frac", 0.0) * max(h, w))
+        wide = round(self.opts.hair_frac * max(h, w))
         pad = 2 * max(search, wide) + max(0, self._reach(search) - search)
         rois = {i: region_of_interest(masks[i], pad=pad) for i in present}
         # pass 1: each person's sure foreground, with the others' eroded masks as background
         sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
-        passes = 2 if n > 1 and self._opt("two_pass", True) else 1
+        passes = 2 if n > 1 and self.opts.two_pass else 1
         tris: dict[int, torch.Tensor] = {}
         for p in range(passes):
             fixed = sure.clone()
@@ -238,26 +258,26 @@ class GuidedEngine(Engine):
           often a look-alike (leaf shadows beside a dark hoodie on the real two-person clip
           became a 0.1 ghost 60 px out) than the person; strands out there are faint.
         """
-        weight = self._opt("sample_weight", 0.03)
+        weight = self.opts.sample_weight
         if weight <= 0:
             return dict.fromkeys(tris)
         n = masks.shape[0]
         ratio = max(image.shape[-2:]) / full_side
         search = self._search_width(full_side) * ratio
         reach = max(search, self._reach(round(search)))
-        margin = self._opt("texture_margin", 6) * ratio
+        margin = self.opts.texture_margin * ratio
         # colours are sampled on a grid of about 640 px (at least every other pixel): measured
         # as good as every other pixel at 1920 px and a third cheaper (docs/benchmarks.md)
-        stride = self._opt("sample_stride", max(2, round(max(image.shape[-2:]) / 640)))
+        stride = self.opts.sample_stride or max(2, round(max(image.shape[-2:]) / 640))
         out = {}
         for i, tri in tris.items():
             y0, y1, x0, x1 = rois[i]
             sampled = sample_alpha(
                 image[:, y0:y1, x0:x1],
                 tri,
-                directions=self._opt("sample_directions", 8),
+                directions=self.opts.sample_directions,
                 max_dist=round(2 * (search + reach) + 4 * margin),
-                sigma=self._opt("sample_sigma", 0.03),
+                sigma=self.opts.sample_sigma,
                 stride=stride,
                 background=plate[:, y0:y1, x0:x1] if plate is not None else None,
             )
@@ -266,7 +286,7 @@ class GuidedEngine(Engine):
                 others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1] > 0.5
                 trusted = trusted & ~others
             outside = masks[i, y0:y1, x0:x1] < 0.5
-            trusted = trusted & ~(outside & (sampled.alpha > self._opt("sample_outside_cap", 0.5)))
+            trusted = trusted & ~(outside & (sampled.alpha > self.opts.sample_outside_cap))
             out[i] = (sampled.alpha, weight * sampled.confidence * trusted.float())
         return out
 
@@ -279,16 +299,16 @@ class GuidedEngine(Engine):
         ring exists for are found at higher alpha; beyond the ordinary band, faint alpha is
         more often ghost than wisp (measured in docs/benchmarks.md).
         """
-        floor = self._opt("reach_floor", 0.1)
-        if floor <= 0 or self._opt("reach_k", 5.0) <= 0:
+        floor = self.opts.reach_floor
+        if floor <= 0 or self.opts.reach_k <= 0:
             return
-        band = self._search_width(side) + factor * self._opt("texture_margin", 6)
+        band = self._search_width(side) + factor * self.opts.texture_margin
         outside = dilate((mask > 0.5).float(), band) < 0.5
         alpha[outside & (alpha < floor)] = 0.0
 
     def _reach(self, search: int) -> int:
         """How far (px) outside the mask the unknown band may grow along strands."""
-        return round(self._opt("reach_k", 5.0) * search)
+        return round(self.opts.reach_k * search)
 
     def _search_width(self, long_side: int) -> int:
         """Half-width (px) of the edge search band.
@@ -298,11 +318,11 @@ class GuidedEngine(Engine):
         slower than the frame. Measured on dev-sets: 12 px at 800 px and ~19 px at 1920 px are
         best (docs/benchmarks.md). ``search_frac`` switches to a fixed fraction instead.
         """
-        if "search_frac" in self.options:
-            width = float(self.options["search_frac"]) * long_side
+        if self.opts.search_frac is not None:
+            width = self.opts.search_frac * long_side
         else:
-            width = self._opt("search_k", 0.42) * long_side**0.5
-        return max(self._opt("search_min", 8), round(width))
+            width = self.opts.search_k * long_side**0.5
+        return max(self.opts.search_min, round(width))
 
     def _trimap(self, image, mask, others, plate, roi, search, wide, reach) -> torch.Tensor:
         """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
@@ -310,7 +330,7 @@ class GuidedEngine(Engine):
         img = image[:, y0:y1, x0:x1]
         m = mask[y0:y1, x0:x1]
         oth = others[y0:y1, x0:x1] if others is not None else None
-        if self._opt("trimap", "adaptive") == "band":
+        if self.opts.trimap == "band":
             tri = band_trimap(m, search)
             return tri * (1 - oth) if oth is not None else tri
         return adaptive_trimap(
@@ -319,16 +339,16 @@ class GuidedEngine(Engine):
             oth,
             search=search,
             wide_search=wide,
-            texture_threshold=self._opt("texture_threshold", 0.08),
-            margin=self._opt("margin", 3),
-            texture_margin=self._opt("texture_margin", 6),
-            llr_sure=self._opt("llr_sure", 6.0),
+            texture_threshold=self.opts.texture_threshold,
+            margin=self.opts.margin,
+            texture_margin=self.opts.texture_margin,
+            llr_sure=self.opts.llr_sure,
             background=plate[:, y0:y1, x0:x1] if plate is not None else None,
             reach=reach,
-            reach_llr=self._opt("reach_llr", 0.0),
-            reach_bridge=self._opt("reach_bridge", 2),
-            reach_density=self._opt("reach_density", 0.8),
-            reach_texture=self._opt("reach_texture", 0.04),
+            reach_llr=self.opts.reach_llr,
+            reach_bridge=self.opts.reach_bridge,
+            reach_density=self.opts.reach_density,
+            reach_texture=self.opts.reach_texture,
         ).trimap
 
 

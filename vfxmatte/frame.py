@@ -1,0 +1,169 @@
+"""The one per-frame path on tensors: engine -> instance consistency -> temporal smoothing.
+
+``vfxmatte run`` (through :class:`~vfxmatte.pipeline.Job`), ``vfxmatte eval``, ``vfxmatte bench``,
+the service and the scripts all matte frames through :class:`FramePath`, so a number measured by
+eval is a number of what run writes. Nothing here reads or writes files.
+
+Temporal smoothing sits behind a narrow streaming interface (:class:`TemporalStream`): frames are
+pushed in order and come out, possibly ``lag`` frames later, as soon as the smoother has seen
+the neighbours it needs. Today's causal smoother has lag 0; a bidirectional window over ``k``
+frames either side has lag ``k`` and needs nothing else to change. A result stays a pure function
+of the frames in its window, so whole runs, farm chunks and resumed jobs agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from vfxmatte.engines.base import Engine, EngineInput, EngineOutput
+from vfxmatte.errors import BadArgumentError, EngineError, OutOfMemoryError
+from vfxmatte.refine.consistency import enforce_instance_consistency
+
+
+@dataclass
+class FrameResult:
+    """One frame out of the path. ``tag`` is the caller's own payload (plate, mask states...),
+    carried through the smoother's lag untouched."""
+
+    frame: int
+    alphas: np.ndarray  # (N, H, W) float32, consistent (and smoothed when smoothing is on)
+    union: np.ndarray  # (H, W) float32
+    tag: Any = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # engine, refine, smooth seconds
+
+
+@dataclass
+class Pending:
+    """A frame waiting in the smoother: its image (H, W, 3), consistent alphas, and flags."""
+
+    result: FrameResult
+    rgb: np.ndarray
+    active: Sequence[bool] | None
+
+
+class TemporalStream(Protocol):
+    """Frames in, in order; smoothed frames out after ``lag`` more frames (or at :meth:`flush`)."""
+
+    lag: int
+
+    def push(self, item: Pending) -> list[Pending]:
+        """Add the next frame; returns the frames now final (oldest first), alphas smoothed."""
+        ...
+
+    def flush(self) -> list[Pending]:
+        """The frames still held (end of a shot or a break in continuity)."""
+        ...
+
+
+class CausalStream:
+    """Today's causal smoother (:class:`vfxmatte.refine.temporal.TemporalSmoother`), lag 0."""
+
+    lag = 0
+
+    def __init__(self, strength: float):
+        from vfxmatte.refine.temporal import TemporalSmoother  # OpenCV only when smoothing
+
+        self._smoother = TemporalSmoother(strength)
+
+    def push(self, item: Pending) -> list[Pending]:
+        smoothed = self._smoother(item.rgb, item.result.alphas, item.active)
+        alphas, union = enforce_instance_consistency(torch.from_numpy(smoothed))
+        item.result.alphas, item.result.union = alphas.numpy(), union.numpy()
+        return [item]
+
+    def flush(self) -> list[Pending]:
+        self._smoother.reset()
+        return []
+
+
+def make_stream(strength: float) -> TemporalStream | None:
+    """The temporal stage for ``strength`` (None when 0: smoothing off)."""
+    return CausalStream(strength) if strength > 0.0 else None
+
+
+def run_engine(engine: Engine, inp: EngineInput) -> EngineOutput:
+    """``engine.matte`` with one-line errors naming the frame and a checked, clamped result."""
+    if inp.new_shot:
+        engine.reset()
+    try:
+        with torch.inference_mode():
+            out = engine.matte(inp)
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        raise OutOfMemoryError(
+            f"out of memory on {engine.device} at frame {inp.frame}; try --device cpu, fewer "
+            "people per job or a smaller tile size"
+        ) from exc
+    except (EngineError, BadArgumentError):
+        raise
+    except Exception as exc:  # an engine bug must still name the frame
+        raise EngineError(
+            f"engine '{engine.name}' failed on frame {inp.frame}: {type(exc).__name__}: {exc}"
+        ) from exc
+    expected = (len(inp.names), *inp.image.shape[-2:])
+    if tuple(out.alphas.shape) != expected:
+        raise EngineError(
+            f"engine '{engine.name}' returned {tuple(out.alphas.shape)} at frame {inp.frame}, "
+            f"expected {expected}"
+        )
+    out.alphas = out.alphas.clamp(0.0, 1.0)
+    return out
+
+
+class FramePath:
+    """Frames pushed in order through engine -> consistency -> smoothing.
+
+    ``push`` returns the frames that are final now (none while a lagging smoother waits for
+    neighbours); ``flush`` returns the rest. A frame with ``inp.new_shot`` or ``joins=False``
+    (a gap: the previous pushed frame is not its predecessor) first flushes the smoother, so
+    temporal state never bridges a cut or a gap.
+    """
+
+    def __init__(self, engine: Engine, temporal_strength: float):
+        self.engine = engine
+        self.stream = make_stream(temporal_strength)
+
+    @property
+    def lag(self) -> int:
+        return self.stream.lag if self.stream is not None else 0
+
+    def push(
+        self,
+        inp: EngineInput,
+        active: Sequence[bool] | None = None,
+        tag: Any = None,
+        joins: bool = True,
+    ) -> list[FrameResult]:
+        ready = self.flush() if (inp.new_shot or not joins) else []
+        t0 = time.perf_counter()
+        out = run_engine(self.engine, inp)
+        if inp.image.device.type == "cuda":
+            torch.cuda.synchronize(inp.image.device)
+        t1 = time.perf_counter()
+        alphas, union = enforce_instance_consistency(out.alphas, out.cores)
+        result = FrameResult(
+            frame=inp.frame,
+            alphas=alphas.float().cpu().numpy(),
+            union=union.float().cpu().numpy(),
+            tag=tag,
+            diagnostics=out.diagnostics,
+            timings={"engine": t1 - t0, "refine": time.perf_counter() - t1},
+        )
+        if self.stream is None:
+            return [*ready, result]
+        t2 = time.perf_counter()
+        rgb = np.ascontiguousarray(inp.image.permute(1, 2, 0).float().cpu().numpy())
+        done = self.stream.push(Pending(result, rgb, active))
+        result.timings["smooth"] = time.perf_counter() - t2
+        return [*ready, *(p.result for p in done)]
+
+    def flush(self) -> list[FrameResult]:
+        if self.stream is None:
+            return []
+        return [p.result for p in self.stream.flush()]
