@@ -150,15 +150,7 @@ def submit(
             job_name, service, tags, farm_program,
         )  # fmt: skip
         return
-    from vfxmatte.farm.chunks import supports_preroll
     from vfxmatte.farm.dask_backend import DaskSettings, plan, run_on_dask, wants_gpu
-
-    if not supports_preroll() and (preroll or any(s.preroll for s in shots)):
-        typer.echo(
-            "vfxmatte: event=warning message=\"pre-roll ignored: this build's pipeline has no "
-            'pre-roll yet"',
-            err=True,
-        )
 
     settings = DaskSettings(
         chunk_size=chunk_size,

@@ -16,7 +16,7 @@ def info() -> None:
 
     from vfxmatte import __version__
     from vfxmatte.devices import describe_devices
-    from vfxmatte.engines import list_engines
+    from vfxmatte.engines import list_engines, options_help
     from vfxmatte.io.colour import config_source, load_config
 
     typer.echo(f"vfxmatte {__version__}  (python {platform.python_version()})")
@@ -30,6 +30,17 @@ def info() -> None:
     typer.echo("engines:")
     for e in list_engines():
         typer.echo(f"  {e.name:10s} {'ready' if e.available else 'unavailable'}: {e.detail}")
+        for line in _engine_options(e.name, options_help):
+            typer.echo(f"      {line}")
+
+
+def _engine_options(name: str, options_help) -> list[str]:
+    from vfxmatte.errors import VfxMatteError
+
+    try:
+        return ["options (--engine-option KEY=VALUE):", *(f"  {ln}" for ln in options_help(name))]
+    except VfxMatteError as exc:  # an engine that cannot load still lists the others
+        return [f"options unknown: {exc}"]
 
 
 def register(app: typer.Typer) -> None:

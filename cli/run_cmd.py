@@ -210,5 +210,21 @@ def execute(spec: JobSpec, progress_lines: bool = False) -> None:
     )
 
 
+def engine_options_epilog() -> str:
+    """The end of `run --help`: every engine's options with their defaults."""
+    from vfxmatte.engines import ENGINE_PATHS, options_help
+    from vfxmatte.errors import VfxMatteError
+
+    parts = ["Engine options (--engine-option KEY=VALUE):"]
+    for name in sorted(ENGINE_PATHS):
+        try:
+            lines = options_help(name)
+        except VfxMatteError as exc:
+            lines = [f"(cannot list: {exc})"]
+        parts.append(f"{name}:")  # click keeps \b paragraphs as written
+        parts.append("\b\n" + "\n".join(f"  {ln}" for ln in lines))
+    return "\n\n".join(parts)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", epilog=engine_options_epilog())(run)

@@ -1,4 +1,8 @@
-"""Engine options typed from text (``band=0.02``): shared by the CLI, the review panel, the farm."""
+"""Engine options typed from text (``search_k=0.5``): shared by the CLI, the review panel, the farm.
+
+Parsing only turns text into numbers and booleans; whether a key exists and its value fits is
+the engine's options model's to say (:func:`vfxmatte.engines.validate_engine_options`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from vfxmatte.errors import BadArgumentError
 
 
 def parse_engine_options(items: Iterable[str], what: str = "--engine-option") -> dict[str, Any]:
-    """``["band=0.02", "iterations=200", "refine=guided"]`` -> ``{"band": 0.02, ...}``.
+    """``["search_k=0.5", "fine_iters=40", "two_pass=false"]`` -> ``{"search_k": 0.5, ...}``.
 
     Integers and floats are parsed, ``true``/``false`` become booleans, the rest stays text.
     """

@@ -37,6 +37,7 @@ from vfxmatte.devices import resolve_device
 from vfxmatte.engines import EngineInput, create_engine
 from vfxmatte.errors import BadArgumentError, EngineError
 from vfxmatte.evaluation.dataset import LoadedSample
+from vfxmatte.frame import FramePath
 
 BASELINES = ("mask", "pymatting-cf")
 CF_BAND_FRACTION = 0.01  # r as a fraction of the long side; the band is 2r wide
@@ -48,6 +49,7 @@ class Method(ABC):
 
     name: str
     kind: str  # "engine" | "baseline"
+    final = False  # True: predict() returns post-processed alphas (the per-frame path's own)
 
     @abstractmethod
     def predict(self, loaded: LoadedSample, new_shot: bool) -> np.ndarray:
@@ -58,51 +60,53 @@ class Method(ABC):
 
 
 class EngineMethod(Method):
-    """An engine from the registry, called directly on tensors as the pipeline calls it."""
+    """An engine from the registry through the pipeline's own per-frame path
+    (:class:`vfxmatte.frame.FramePath`: engine -> consistency -> smoothing), so what eval scores
+    is what ``vfxmatte run`` writes for the same frame and settings."""
 
     kind = "engine"
+    final = True  # predict() already applies consistency and smoothing
 
-    def __init__(self, name: str, device: str = "auto", options: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        name: str,
+        device: str = "auto",
+        options: Mapping[str, Any] | None = None,
+        temporal_strength: float = 0.0,
+    ):
         self.name = name
         self.device = resolve_device(device)
         self.engine = create_engine(name, self.device, options)
+        self.path = FramePath(self.engine, temporal_strength)
+        if self.path.lag:
+            raise EngineError("eval scores frame by frame: a lagging temporal stage is not wired")
 
     def reset(self) -> None:
         self.engine.reset()
 
     def predict(self, loaded: LoadedSample, new_shot: bool) -> np.ndarray:
         image = torch.from_numpy(np.ascontiguousarray(loaded.image.transpose(2, 0, 1)))
-        extras: dict[str, Any] = {}
+        trimaps = None
         if loaded.trimaps is not None:
-            extras["trimaps"] = torch.from_numpy(loaded.trimaps).to(self.device)
+            trimaps = torch.from_numpy(loaded.trimaps).to(self.device)
+        masks = torch.from_numpy(loaded.masks).to(self.device)
         inp = EngineInput(
             image=image.to(self.device),
-            masks=torch.from_numpy(loaded.masks).to(self.device),
+            masks=masks,
             names=list(loaded.names),
             frame=loaded.sample.index,
             new_shot=new_shot,
-            extras=extras,
+            trimaps=trimaps,
         )
-        if new_shot:
-            self.engine.reset()
+        active = [bool(m.any()) for m in loaded.masks]
+        joins = not new_shot and loaded.sample.clip is not None
         try:
-            with torch.inference_mode():
-                alphas = self.engine.matte(inp)
+            (result,) = self.path.push(inp, active, joins=joins)
         except (torch.OutOfMemoryError, MemoryError):
             raise
-        except Exception as exc:
-            raise EngineError(
-                f"engine '{self.name}' failed on {loaded.sample.key}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        expected = loaded.masks.shape
-        if tuple(alphas.shape) != expected:
-            raise EngineError(
-                f"engine '{self.name}' returned {tuple(alphas.shape)} for {loaded.sample.key}, "
-                f"expected {expected}"
-            )
-        return alphas.float().clamp(0, 1).cpu().numpy()
+        except EngineError as exc:
+            raise EngineError(f"{loaded.sample.key}: {exc}") from exc
+        return result.alphas
 
 
 class MaskBaseline(Method):
@@ -202,12 +206,13 @@ def make_methods(
     baselines: list[str],
     device: str = "auto",
     engine_options: Mapping[str, Any] | None = None,
+    temporal_strength: float = 0.0,
 ) -> list[Method]:
     """The engine (first) and the baselines, in the order given; names must be unique."""
     check_baselines(baselines)
     methods: list[Method] = []
     if engine:
-        methods.append(EngineMethod(engine, device, engine_options))
+        methods.append(EngineMethod(engine, device, engine_options, temporal_strength))
     for b in baselines:
         if any(m.name == b for m in methods):
             continue

@@ -182,6 +182,8 @@ def _predict(
     method: Method, loaded: LoadedSample, new_shot: bool, smoother: Smoother | None
 ) -> tuple[np.ndarray, float]:
     raw, seconds = timed(method, loaded, new_shot)
+    if method.final:  # an engine: the per-frame path already ran (vfxmatte.frame)
+        return raw, seconds
     alphas, _ = enforce_instance_consistency(torch.from_numpy(np.ascontiguousarray(raw)))
     pred = alphas.numpy().astype(np.float32)
     if smoother is not None and loaded.sample.clip is not None:

@@ -16,6 +16,7 @@ from vfxmatte.evaluation.runner import evaluate
 from vfxmatte.evaluation.sheet import SheetCollector
 from vfxmatte.evaluation.temporal import make_smoother
 from vfxmatte.io.atomic import ensure_writable_dir
+from vfxmatte.jobspec import field_default
 
 
 @dataclass
@@ -47,8 +48,10 @@ def run_evaluation(
     out = Path(out)
     ensure_writable_dir(out)
     resolved = str(resolve_device(device))
-    methods = make_methods(engine, baselines or [], resolved, engine_options)
     smoother, temporal_note = make_smoother(temporal_strength)
+    # as `vfxmatte run`: the spec's default strength unless given (each image is its own shot)
+    strength = field_default("temporal_strength") if temporal_strength is None else temporal_strength
+    methods = make_methods(engine, baselines or [], resolved, engine_options, strength)
     notes = []
     if dataset.kind != "images":
         notes.append(temporal_note)

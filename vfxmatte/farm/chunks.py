@@ -44,23 +44,15 @@ def split_frames(frames: list[int], chunk_size: int, preroll: int = 0) -> list[C
     ]
 
 
-def supports_preroll() -> bool:
-    """Whether this build's JobSpec has the ``preroll`` field (added by the video work)."""
-    return "preroll" in JobSpec.model_fields
-
-
 def chunk_spec(spec: JobSpec, chunk: Chunk) -> JobSpec:
-    """The ``vfxmatte run`` spec of one chunk: the shot's spec on the chunk's frames, resuming.
-
-    ``preroll`` is passed only when JobSpec knows it, so this works before and after the video
-    engine's pre-roll lands.
-    """
-    data = spec.model_dump()
-    data["frames"] = format_frames(list(chunk.frames))
-    data["skip_existing"] = True
-    if supports_preroll():
-        data["preroll"] = chunk.preroll
-    return JobSpec(**data)
+    """The ``vfxmatte run`` spec of one chunk: the shot's spec on the chunk's frames, resuming."""
+    return spec.model_copy(
+        update={
+            "frames": format_frames(list(chunk.frames)),
+            "skip_existing": True,
+            "preroll": chunk.preroll,
+        }
+    )
 
 
 def uniform_runs(frames: list[int]) -> list[tuple[int, int, int]]:

@@ -17,7 +17,7 @@ Format::
         masks: {person01: masks/sh010/p1.####.png, person02: masks/sh010/p2.####.png}
         out: mattes/sh010/matte.####.exr
         frames: 1001-1100
-        engine_options: {band: 0.015}
+        engine_options: {search_k: 0.5}
         chunk_size: 20      # optional, overrides --chunk-size for this shot
         preroll: 5          # optional, overrides --preroll for this shot
 
@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vfxmatte.engines import ENGINE_PATHS
+from vfxmatte.engines import ENGINE_PATHS, validate_engine_options
 from vfxmatte.errors import BadArgumentError, ExitCode, MissingInputError, VfxMatteError
 from vfxmatte.jobspec import JobSpec
 from vfxmatte.masks.sources import IdMapMasks, PerInstanceMasks
@@ -141,6 +141,10 @@ def build_shot(entry: dict[str, Any], base: Path) -> Shot:
         raise BadArgumentError(
             f"unknown engine '{spec.engine}': choose one of {', '.join(sorted(ENGINE_PATHS))}"
         )
+    try:  # a typo in a shot's engine options fails the submit, not every farm task
+        validate_engine_options(spec.engine, spec.engine_options)
+    except BadArgumentError as exc:
+        raise BadArgumentError(f"shot {parsed.name}: {exc}") from exc
     if not _DEVICE.match(spec.device.strip().lower()):
         raise BadArgumentError(f"device '{spec.device}': expected auto, cpu, cuda or cuda:N")
     frames = _check_inputs(spec)

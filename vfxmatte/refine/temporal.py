@@ -55,8 +55,9 @@ from vfxmatte.flow import (
     resize_map,
     to_grey,
 )
+from vfxmatte.jobspec import field_default
 
-DEFAULT_STRENGTH = 0.9  # weight of a neighbour one frame away (j frames: strength**j)
+DEFAULT_STRENGTH = field_default("temporal_strength")  # one default: JobSpec's
 DEFAULT_WINDOW = 4  # neighbours each side (causal: before); pre-roll this many frames on the farm
 SUPPORT_RADIUS = 0.01  # of the long side: how far from the current alpha smoothing may act
 # Motion (fraction of the plate width per frame) at which blending fades to ~37%: fast motion is

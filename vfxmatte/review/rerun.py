@@ -8,33 +8,30 @@ reviewed folder: it writes a sibling ``<folder>_rerunNN`` with the same file nam
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
+from vfxmatte.engines import validate_engine_options
+from vfxmatte.errors import BadArgumentError, VfxMatteError
 from vfxmatte.events import EventCallback, ignore_events
-from vfxmatte.jobspec import JobSpec
+from vfxmatte.jobspec import JobSpec, load_job_spec
 from vfxmatte.options import parse_engine_options
 from vfxmatte.pipeline import Job, JobResult
 from vfxmatte.review.model import ResultFolder
 from vfxmatte.sequence import format_frames
 
 
-def load_job_spec(path: str | Path) -> JobSpec:
-    """A JobSpec from a JSON file, with one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(f"job spec {path} does not exist")
-    try:
-        return JobSpec.model_validate(json.loads(path.read_text()))
-    except (ValueError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        raise InvalidInputError(f"job spec {path} is not a valid vfxmatte job: {first}") from exc
+def recorded_spec(result: ResultFolder) -> JobSpec | None:
+    """The whole spec the results were made with (their ``vfxmatte:spec``), or None for results
+    of a vfxmatte that did not record it."""
+    for frame in result.frames:
+        try:
+            return load_job_spec(str(result.sequence.path(frame)))
+        except VfxMatteError:
+            continue
+    return None
 
 
 def base_spec(
@@ -43,9 +40,23 @@ def base_spec(
     masks: dict[str, str] | None = None,
     plate: str | None = None,
 ) -> JobSpec | None:
-    """What a re-run starts from; None when the masks are unknown (re-run then unavailable)."""
+    """What a re-run starts from; None when the masks are unknown (re-run then unavailable).
+
+    In order: the job given (``--job``); the spec recorded in the EXRs (engine options,
+    temporal strength and colourspace included, so the A/B is like for like), with ``masks`` /
+    ``plate`` given to the review replacing its own; else one rebuilt from the recorded paths
+    with every other field at JobSpec's defaults.
+    """
     if job is not None:
         return job
+    recorded = recorded_spec(result)
+    if recorded is not None:
+        update: dict[str, Any] = {"out": result.sequence.pattern}
+        if masks:
+            update |= {"masks": masks, "id_map": None, "ids": None}
+        if plate:
+            update["plate"] = plate
+        return JobSpec.model_validate(recorded.model_dump() | update)
     plate = plate or result.plate_pattern
     masks = masks or result.mask_patterns
     if not plate or not (masks or result.id_map_pattern):
@@ -81,9 +92,17 @@ def rerun_spec(
     engine_options: dict[str, Any],
     out_folder: Path,
 ) -> JobSpec:
-    """The base job restricted to ``frames`` with the new engine/settings, writing to out_folder."""
+    """The base job restricted to ``frames`` with the new engine/settings, writing to out_folder.
+
+    With the same engine, ``engine_options`` change the base job's options (the rest stay as
+    recorded); a different engine starts from its own defaults. Options are checked here, so a
+    typo is refused before anything runs.
+    """
     if not frames:
         raise BadArgumentError("no frames to re-run: flag some frames first")
+    if engine == base.engine:
+        engine_options = {**base.engine_options, **engine_options}
+    validate_engine_options(engine, engine_options)
     out = str(out_folder / Path(result.sequence.pattern).name)
     return base.model_copy(
         update={
