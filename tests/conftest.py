@@ -82,3 +82,23 @@ def require_or_skip(available: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"required in CI but missing: {reason}")
     pytest.skip(reason)
+
+
+def _devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=_devices())
+def device(request) -> str:
+    """Each device present (cpu, and cuda where there is one), kornia style."""
+    return request.param
+
+
+@pytest.fixture(params=["float32", "float16"])
+def dtype(request):
+    """float32 and float16: a test skips float16 where its engine offers no half precision."""
+    import torch
+
+    return getattr(torch, request.param)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vfxmatte.errors import BadArgumentError
-from vfxmatte.farm.chunks import chunk_spec, split_frames, supports_preroll, uniform_runs
+from vfxmatte.farm.chunks import chunk_spec, split_frames, uniform_runs
 from vfxmatte.jobspec import JobSpec
 
 
@@ -33,45 +33,32 @@ def test_uniform_runs():
     assert uniform_runs([7]) == [(7, 7, 1)]
 
 
-def test_chunk_spec_resumes_and_passes_preroll_when_known():
+def test_chunk_spec_resumes_and_passes_preroll():
     spec = JobSpec(plate="p.####.exr", out="o.####.exr", masks={"a": "a.####.png"}, frames="1-9")
     chunk = split_frames(list(range(1, 10)), 4, preroll=2)[1]
     out = chunk_spec(spec, chunk)
-    assert out.frames == "5-8" and out.skip_existing
-    if supports_preroll():
-        assert out.preroll == 2  # type: ignore[attr-defined]
-    else:
-        assert "preroll" not in out.model_dump()
+    assert out.frames == "5-8" and out.skip_existing and out.preroll == 2
 
 
-def test_run_arguments_round_trip_and_refuse_unknown_fields():
-    from vfxmatte.errors import BadArgumentError as Bad
+def test_run_arguments_hand_the_task_the_spec_itself():
+    import json
+
     from vfxmatte.farm.command import run_arguments
 
     spec = JobSpec(
         plate="/p/plate.####.exr",
         out="/o/m.####.exr",
         masks={"person01": "/m/a b.####.png"},
-        engine_options={"band": 0.02, "fine": True},
+        engine_options={"search_k": 0.5, "two_pass": False},
         colorspace="ACEScg",
         full_frame=True,
+        temporal_strength=0.3,
+        keyframes=[1, 4],
     )
-    args = run_arguments(spec, frames="1-4")
-    assert args[:4] == ["--plate", "/p/plate.####.exr", "--out", "/o/m.####.exr"]
-    assert ["--mask", "person01=/m/a b.####.png"] == args[4:6]
-    for pair in (["--engine-option", "band=0.02"], ["--engine-option", "fine=true"],
-                 ["--frames", "1-4"], ["--colorspace", "ACEScg"]):  # fmt: skip
-        i = args.index(pair[1])
-        assert args[i - 1] == pair[0]
-    assert "--full-frame" in args and args[-2:] == ["--skip-existing", "--progress-lines"]
-
-    video = run_arguments(spec.model_copy(update={"temporal_strength": 0.3, "keyframes": [1, 4]}))
-    assert video[video.index("--temporal-strength") + 1] == "0.3"
-    assert video[video.index("--keyframes") + 1] == "1,4"
-
-    class Later(JobSpec):  # a field JobSpec may gain later, with no option here
-        denoise: float = 0.5
-
-    run_arguments(Later(**spec.model_dump()))  # at its default: fine
-    with pytest.raises(Bad, match="denoise"):
-        run_arguments(Later(**spec.model_dump(), denoise=0.9))
+    args = run_arguments(spec, frames="#FRAME_START#-#FRAME_END#", preroll=2)
+    assert args[0] == "--job"
+    assert JobSpec.model_validate(json.loads(args[1])) == spec  # every field, defaults included
+    assert args[2:] == [
+        "--frames", "#FRAME_START#-#FRAME_END#", "--preroll", "2",
+        "--skip-existing", "--progress-lines",
+    ]  # fmt: skip

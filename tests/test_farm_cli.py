@@ -9,7 +9,6 @@ from pathlib import Path
 from farm_helpers import demo_shots, shot_entry, write_shot_list
 
 from vfxmatte.errors import ExitCode
-from vfxmatte.farm.chunks import supports_preroll
 
 
 def test_dask_dry_run_plan(tmp_path: Path, cli):
@@ -39,7 +38,7 @@ def test_dask_dry_run_plan(tmp_path: Path, cli):
     spec = plan[1]["spec"]
     assert spec["frames"] == "1003-1004" and spec["skip_existing"] is True
     assert spec["out"] == str(tmp_path / "out/a.####.exr")
-    assert ("preroll" in spec) == supports_preroll()
+    assert spec["preroll"] == 2
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 
 

@@ -24,7 +24,7 @@ def test_good_list_resolves_relative_paths(tmp_path: Path, demos):
             shot_entry(a, "sh010", "out/sh010/m.####.exr", chunk_size=2),
             shot_entry(b, "sh020", "out/sh020/m.####.exr", frames=None, preroll=1),
         ],
-        defaults={"engine": "guided", "device": "cpu", "engine_options": {"band": 0.02}},
+        defaults={"engine": "guided", "device": "cpu", "engine_options": {"search_k": 0.5}},
     )
     shots = load_shot_list(path)
     assert [s.name for s in shots] == ["sh010", "sh020"]
@@ -32,7 +32,7 @@ def test_good_list_resolves_relative_paths(tmp_path: Path, demos):
     assert shots[0].frames == a.frames and shots[0].chunk_size == 2
     assert shots[1].frames == b.frames  # no range given: every plate frame on disk
     assert shots[1].preroll == 1
-    assert all(s.spec.skip_existing and s.spec.engine_options == {"band": 0.02} for s in shots)
+    assert all(s.spec.skip_existing and s.spec.engine_options == {"search_k": 0.5} for s in shots)
 
 
 def _problem(path: Path) -> VfxMatteError:

@@ -239,8 +239,8 @@ def _two_people(h: int = 120, w: int = 200):
 def test_engine_two_people_no_leak_and_better_than_masks():
     image, gts, masks = _two_people()
     engine = GuidedEngine("cpu", {"search_min": 8, "search_frac": 0.0})
-    alphas = engine.matte(EngineInput(image=image, masks=masks, names=["a", "b"]))
-    cores = engine.last_cores()
+    out = engine.matte(EngineInput(image=image, masks=masks, names=["a", "b"]))
+    alphas, cores = out.alphas, out.cores
     assert cores is not None and cores.shape == masks.shape
     alphas, union = enforce_instance_consistency(alphas, cores)
     assert alphas.shape == masks.shape
@@ -256,8 +256,10 @@ def test_engine_two_people_no_leak_and_better_than_masks():
 def test_engine_empty_mask_gives_zero_alpha():
     image, _, masks = _two_people()
     masks[1] = 0
-    alphas = GuidedEngine("cpu", {"search_min": 8}).matte(
-        EngineInput(image=image, masks=masks, names=["a", "b"])
+    alphas = (
+        GuidedEngine("cpu", {"search_min": 8})
+        .matte(EngineInput(image=image, masks=masks, names=["a", "b"]))
+        .alphas
     )
     assert float(alphas[1].abs().max()) == 0.0
     assert float(alphas[0].max()) > 0.99
@@ -277,8 +279,10 @@ def test_clean_plate_helps_where_colours_are_ambiguous():
     mask = torch.zeros(1, h, w)
     mask[0, :, 58:] = 1  # rough: 8-10 px off
     engine = GuidedEngine("cpu", {"search_min": 14, "search_frac": 0.0})
-    plain = engine.matte(EngineInput(image=image, masks=mask, names=["a"]))[0]
-    cp = engine.matte(EngineInput(image=image, masks=mask, names=["a"], clean_plate=bg.clone()))[0]
+    plain = engine.matte(EngineInput(image=image, masks=mask, names=["a"])).alphas[0]
+    cp = engine.matte(
+        EngineInput(image=image, masks=mask, names=["a"], clean_plate=bg.clone())
+    ).alphas[0]
     err_plain = float((plain - alpha).abs().mean())
     err_cp = float((cp - alpha).abs().mean())
     assert err_cp < 0.5 * err_plain + 1e-3
@@ -306,9 +310,9 @@ def test_foreground_matches_pymatting_and_recomposes():
 def test_cuda_matches_cpu():
     image, _, masks = _two_people()
     inp = EngineInput(image=image, masks=masks, names=["a", "b"])
-    cpu = GuidedEngine("cpu", {"search_min": 8}).matte(inp)
+    cpu = GuidedEngine("cpu", {"search_min": 8}).matte(inp).alphas
     gpu_inp = EngineInput(image=image.cuda(), masks=masks.cuda(), names=["a", "b"])
-    gpu = GuidedEngine("cuda", {"search_min": 8}).matte(gpu_inp).cpu()
+    gpu = GuidedEngine("cuda", {"search_min": 8}).matte(gpu_inp).alphas.cpu()
     assert float((cpu - gpu).abs().max()) < 1e-3
     fg_cpu = estimate_foreground(image, cpu[0])
     fg_gpu = estimate_foreground(image.cuda(), cpu[0].cuda()).cpu()
@@ -328,7 +332,7 @@ def test_real_photograph_beats_rough_mask():
     mask = cv2.imread(str(root / "masks" / "GT14" / "00.png"), cv2.IMREAD_GRAYSCALE) / 255.0
     image = torch.from_numpy(img.transpose(2, 0, 1).copy()).float() / 255.0
     masks = torch.from_numpy(mask).float()[None]
-    alpha = GuidedEngine("cpu").matte(EngineInput(image=image, masks=masks, names=["p"]))[0]
+    alpha = GuidedEngine("cpu").matte(EngineInput(image=image, masks=masks, names=["p"])).alphas[0]
     sad = float(np.abs(alpha.numpy() - gt).sum() / 1000)
     sad_mask = float(np.abs(mask - gt).sum() / 1000)
     assert sad < 0.5 * sad_mask, (sad, sad_mask)
@@ -376,8 +380,8 @@ def test_engine_recovers_hair_fringe_beyond_rough_mask():
     image, alpha, mask = _fringe()
     inp = EngineInput(image=image, masks=mask[None], names=["a"])
     opts = {"fine_iters": 60}
-    est = GuidedEngine("cpu", opts).matte(inp)[0]
-    narrow = GuidedEngine("cpu", {**opts, "reach_k": 0}).matte(inp)[0]
+    est = GuidedEngine("cpu", opts).matte(inp).alphas[0]
+    narrow = GuidedEngine("cpu", {**opts, "reach_k": 0}).matte(inp).alphas[0]
     yy, xx = torch.meshgrid(torch.arange(160), torch.arange(160), indexing="ij")
     out = (xx >= 72) & (xx < 96) & (yy < 120)  # beyond the band, within the reach
     err = float((est - alpha).abs()[out].sum())
@@ -391,5 +395,5 @@ def test_engine_recovers_hair_fringe_beyond_rough_mask():
     near = torch.nn.functional.max_pool2d(mask[None, None], 2 * band + 1, 1, band)[0, 0] > 0.5
     faint = (~near) & (est > 0) & (est < 0.1)
     assert not bool(faint.any())
-    unfloored = GuidedEngine("cpu", {**opts, "reach_floor": 0}).matte(inp)[0]
+    unfloored = GuidedEngine("cpu", {**opts, "reach_floor": 0}).matte(inp).alphas[0]
     assert bool(((~near) & (unfloored > 0) & (unfloored < 0.1)).any())  # the floor did act

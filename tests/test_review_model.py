@@ -266,9 +266,11 @@ def test_rerun_spec_from_masks(piped, tmp_path):
     assert base.plate == piped.shot.plate and base.engine == "guided"
     out = next_rerun_folder(r)
     assert out.name == "res_rerun01"
-    spec = rerun_spec(base, r, [1002, 1003], "guided", {"band": 0.02}, out)
+    spec = rerun_spec(base, r, [1002, 1003], "guided", {"search_k": 0.5}, out)
     assert spec.frames == "1002-1003" and spec.out.endswith("res_rerun01/matte.####.exr")
-    assert spec.engine_options == {"band": 0.02}
+    assert spec.engine_options["search_k"] == 0.5
+    with pytest.raises(BadArgumentError, match="valid keys"):
+        rerun_spec(base, r, [1002], "guided", {"band": 0.02}, out)
     out.mkdir()
     assert next_rerun_folder(r).name == "res_rerun02"
     with pytest.raises(BadArgumentError):

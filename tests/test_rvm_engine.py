@@ -201,8 +201,8 @@ def half_size(two_people):
 def test_engine_splits_people_by_mask(weights, half_size):
     frames, masks = half_size
     engine = create_engine("rvm", "cpu")
-    alphas = engine.matte(_inp(frames[0], masks, new_shot=True))
-    union = engine.last_union
+    out = engine.matte(_inp(frames[0], masks, new_shot=True))
+    alphas, union = out.alphas, out.diagnostics["union"]
     assert alphas.shape == (2, 540, 960) and alphas.dtype == torch.float32
     assert float(alphas.min()) >= 0.0 and float(alphas.max()) <= 1.0
     assert float((alphas.sum(0) - union).max()) < 1e-5  # a split, never more than the union
@@ -221,9 +221,10 @@ def test_people_without_mask_are_removed(weights, half_size):
     engine = create_engine("rvm", "cpu")
     only_first = masks.copy()
     only_first[1] = 0
-    alphas = engine.matte(_inp(frames[0], only_first, new_shot=True))
+    out = engine.matte(_inp(frames[0], only_first, new_shot=True))
+    alphas = out.alphas
     person2_core = torch.from_numpy(cv2.erode(masks[1], np.ones((41, 41), np.uint8)) > 0)
-    assert float(engine.last_union[person2_core].mean()) > 0.9  # RVM does see person 2 ...
+    assert float(out.diagnostics["union"][person2_core].mean()) > 0.9  # RVM does see person 2 ...
     assert float(alphas[0][person2_core].max()) < 0.05  # ... but nobody claims them
     assert float(alphas[1].abs().max()) == 0.0  # empty mask -> empty alpha
 
@@ -237,35 +238,34 @@ def quarter_size(two_people):
 def test_state_is_carried_and_reset_at_new_shot(weights, quarter_size):
     frames, masks = quarter_size
     engine = create_engine("rvm", "cpu", {"fallback": "none"})
-    first = engine.matte(_inp(frames[0], masks, new_shot=True))
-    second_carried = engine.matte(_inp(frames[1], masks))
+    first = engine.matte(_inp(frames[0], masks, new_shot=True)).alphas
+    second_carried = engine.matte(_inp(frames[1], masks)).alphas
     engine.matte(_inp(frames[0], masks, new_shot=True))
-    assert torch.equal(engine.matte(_inp(frames[1], masks)), second_carried)
-    restarted = engine.matte(_inp(frames[0], masks, new_shot=True))
+    assert torch.equal(engine.matte(_inp(frames[1], masks)).alphas, second_carried)
+    restarted = engine.matte(_inp(frames[0], masks, new_shot=True)).alphas
     assert torch.equal(restarted, first)
     engine.reset()
-    assert torch.equal(engine.matte(_inp(frames[0], masks)), first)
+    assert torch.equal(engine.matte(_inp(frames[0], masks)).alphas, first)
     # without the reset the same frame comes out differently: the state really is used
-    assert not torch.equal(engine.matte(_inp(frames[0], masks)), first)
+    assert not torch.equal(engine.matte(_inp(frames[0], masks)).alphas, first)
 
 
 def test_refine_guided_option(weights, quarter_size):
     frames, masks = quarter_size
-    plain = create_engine("rvm", "cpu").matte(_inp(frames[0], masks, new_shot=True))
+    plain = create_engine("rvm", "cpu").matte(_inp(frames[0], masks, new_shot=True)).alphas
     engine = create_engine("rvm", "cpu", {"refine": "guided"})
-    refined = engine.matte(_inp(frames[0], masks, new_shot=True))
+    refined = engine.matte(_inp(frames[0], masks, new_shot=True)).alphas
     assert refined.shape == plain.shape
     assert float(refined.min()) >= 0.0 and float(refined.max()) <= 1.0
     assert not torch.equal(refined, plain)
     assert float((refined - plain).abs().mean()) < 0.05  # edges move, people stay
 
 
-def test_options_are_checked(weights):
+def test_options_are_checked_before_the_network_loads():
     with pytest.raises(BadArgumentError, match="refine"):
         create_engine("rvm", "cpu", {"refine": "magic"})
-    engine = create_engine("rvm", "cpu", {"downsample_ratio": 2})
-    with pytest.raises(BadArgumentError, match="downsample"):
-        engine.downsample_ratio(1080, 1920)
+    with pytest.raises(BadArgumentError, match="downsample_ratio"):
+        create_engine("rvm", "cpu", {"downsample_ratio": 2})
 
 
 def test_auto_downsample_ratio_keeps_4k_working():
@@ -280,8 +280,8 @@ def test_auto_downsample_ratio_keeps_4k_working():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_half_matches_cpu(weights, half_size):
     frames, masks = half_size
-    cpu = create_engine("rvm", "cpu").matte(_inp(frames[0], masks, new_shot=True))
-    gpu = create_engine("rvm", "cuda").matte(_inp(frames[0], masks, new_shot=True))
+    cpu = create_engine("rvm", "cpu").matte(_inp(frames[0], masks, new_shot=True)).alphas
+    gpu = create_engine("rvm", "cuda").matte(_inp(frames[0], masks, new_shot=True)).alphas
     assert gpu.dtype == torch.float32
     assert float((gpu.cpu() - cpu).abs().mean()) < 5e-3
 
@@ -302,14 +302,15 @@ def test_fallback_for_subjects_the_network_does_not_see(weights):
     )
     inp = _inp(np.ascontiguousarray(img), mask[None], new_shot=True)
     raw_engine = create_engine("rvm", "cpu", {"fallback": "none"})
-    raw = raw_engine.matte(inp)
-    cov = float(raw_engine.coverage(raw_engine.last_union, torch.from_numpy(mask[None]))[0])
+    raw_out = raw_engine.matte(inp)
+    raw, union = raw_out.alphas, raw_out.diagnostics["union"]
+    cov = float(raw_engine.coverage(union, torch.from_numpy(mask[None]))[0])
     assert cov < 0.1
     assert float(raw.mean()) < 0.2 * float(mask.mean())
-    by_mask = create_engine("rvm", "cpu", {"fallback": "mask"}).matte(inp)
+    by_mask = create_engine("rvm", "cpu", {"fallback": "mask"}).matte(inp).alphas
     assert torch.equal(by_mask, torch.from_numpy(mask[None]))
-    guided = create_engine("rvm", "cpu").matte(inp)
-    expected = create_engine("guided", "cpu").matte(inp)
+    guided = create_engine("rvm", "cpu").matte(inp).alphas
+    expected = create_engine("guided", "cpu").matte(inp).alphas
     assert torch.allclose(guided, expected, atol=1e-5)
 
 

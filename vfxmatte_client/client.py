@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import default_token_file, default_url, read_token, start_command
+from .config import (
+    HOST_FULL_FRAME,
+    JOB_DEFAULTS,
+    default_token_file,
+    default_url,
+    read_token,
+    start_command,
+)
 
 _PADDING = re.compile(r"#+|%0(\d+)d|@+")
 
@@ -216,9 +223,9 @@ class ServiceClient:
         frames: list[int],
         result_dir: str | os.PathLike,
         id_map: str | None = None,
-        engine: str = "guided",
-        device: str = "auto",
-        full_frame: bool = True,
+        engine: str = JOB_DEFAULTS["engine"],
+        device: str = JOB_DEFAULTS["device"],
+        full_frame: bool = HOST_FULL_FRAME,
         transfer: str = "auto",
         extra: dict[str, Any] | None = None,
         on_progress: Callable[[JobStatus], None] | None = None,

@@ -14,6 +14,12 @@ from pathlib import Path
 DEFAULT_PORT = 8765
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 TOKEN_FILE_NAME = "service-token"
+#: Job defaults the add-ons show before the artist changes them. They must equal
+#: vfxmatte.jobspec.JobSpec's (tests/test_spine.py holds them to it); this package is stdlib only,
+#: so it cannot import the spec. full_frame is the hosts' own choice: Blender misplaces smaller
+#: data windows, so the add-ons ask for the full display window.
+JOB_DEFAULTS = {"engine": "guided", "device": "auto"}
+HOST_FULL_FRAME = True
 
 
 def default_config_dir() -> Path:

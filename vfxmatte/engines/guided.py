@@ -39,7 +39,7 @@ class GuidedOptions(EngineOptions):
     )
     search_min: int = Field(8, ge=1, description="smallest edge search half-width (px)")
     search_frac: float | None = Field(
-        None, gt=0, description="if set: search half-width as a fixed fraction of the long side"
+        None, ge=0, description="if set: search half-width as a fixed fraction of the long side"
     )
     hair_frac: float = Field(
         0.0, ge=0, description="wider half-width where the edge is textured (0 = off)"
