@@ -141,7 +141,9 @@ def run(
     """Matte FRAMES of PLATE into one alpha layer per person (`<name>.A`) plus the union `A`."""
     spec = spec_from_cli(ctx, values, job)
     if weights:
-        spec = spec.model_copy(update={"engine_options": {**spec.engine_options, "weights": weights}})
+        spec = spec.model_copy(
+            update={"engine_options": {**spec.engine_options, "weights": weights}}
+        )
     execute(spec, progress_lines)
 
 
@@ -174,7 +176,9 @@ _EXTRA_OPTIONS = [
 
 
 def _typer_signature() -> inspect.Signature:
-    ctx = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    ctx = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
     return inspect.Signature([ctx, *_spec_parameters(), *_EXTRA_OPTIONS])
 
 

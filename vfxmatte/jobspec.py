@@ -57,7 +57,9 @@ class JobSpec(BaseModel):
     skip_existing: bool = Field(False, description="Keep complete frames already on disk")
     clean_plate: str | None = Field(None, description="Known background plate")
     preroll: int = Field(
-        0, ge=0, description="Frames before the range processed (not written) to warm temporal state"
+        0,
+        ge=0,
+        description="Frames before the range processed (not written) to warm temporal state",
     )
     temporal_strength: float = Field(
         0.9, ge=0.0, lt=1.0, description="Temporal smoothing strength, 0 (off) to <1"
@@ -117,7 +119,9 @@ def load_job_fields(source: str) -> dict[str, Any]:
     else:
         path = Path(source).expanduser()
         if not path.is_file():
-            raise MissingInputError(f"job {path} does not exist; give a spec .json or an output .exr")
+            raise MissingInputError(
+                f"job {path} does not exist; give a spec .json or an output .exr"
+            )
         where = f"job {path}"
         if path.suffix.lower() == ".exr":
             raw = _spec_attribute(path)

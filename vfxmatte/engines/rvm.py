@@ -259,15 +259,19 @@ class RVMEngine(Engine):
 
     def _guided_matte(self, inp: EngineInput, masks: torch.Tensor) -> torch.Tensor:
         """The guided engine on this frame with ``masks`` as the rough masks."""
-        return self._guided().matte(
-            EngineInput(
-                image=inp.image.to(self.device, torch.float32),
-                masks=masks,
-                names=list(inp.names),
-                frame=inp.frame,
-                clean_plate=inp.clean_plate,
+        return (
+            self._guided()
+            .matte(
+                EngineInput(
+                    image=inp.image.to(self.device, torch.float32),
+                    masks=masks,
+                    names=list(inp.names),
+                    frame=inp.frame,
+                    clean_plate=inp.clean_plate,
+                )
             )
-        ).alphas
+            .alphas
+        )
 
     def _guided(self) -> Engine:
         if self._refiner is None:

@@ -50,7 +50,9 @@ def run_evaluation(
     resolved = str(resolve_device(device))
     smoother, temporal_note = make_smoother(temporal_strength)
     # as `vfxmatte run`: the spec's default strength unless given (each image is its own shot)
-    strength = field_default("temporal_strength") if temporal_strength is None else temporal_strength
+    strength = (
+        field_default("temporal_strength") if temporal_strength is None else temporal_strength
+    )
     methods = make_methods(engine, baselines or [], resolved, engine_options, strength)
     notes = []
     if dataset.kind != "images":
