@@ -74,8 +74,8 @@ def main() -> None:
     runs = []
     for _ in range(max(1, args.repeat)):  # a farm task mattes frame after frame: warm runs
         t0 = time.perf_counter()
-        alphas = engine.matte(inp)
-        alphas, _ = enforce_instance_consistency(alphas, engine.last_cores())
+        out = engine.matte(inp)
+        alphas, _ = enforce_instance_consistency(out.alphas, out.cores)
         if device.type == "cuda":
             torch.cuda.synchronize()
         runs.append(time.perf_counter() - t0)
@@ -92,7 +92,7 @@ def main() -> None:
         "sad": [round(sad(p, g), 2) for p, g in zip(preds, gts, strict=True)],
         "mad": [round(mad(p, g), 2) for p, g in zip(preds, gts, strict=True)],
         "leakage": round(leakage(preds, gts), 5),
-        "unknown_fraction": round(float((engine.last_trimaps() == 0.5).float().mean()), 4),
+        "unknown_fraction": round(float((out.diagnostics["trimaps"] == 0.5).float().mean()), 4),
     }
     if device.type == "cuda":
         result["cuda_peak_gb"] = round(torch.cuda.max_memory_allocated(device) / 1024**3, 3)
@@ -101,7 +101,7 @@ def main() -> None:
 
         t1 = time.perf_counter()
         ref = []
-        for tri in engine.last_trimaps().cpu().double().numpy():
+        for tri in out.diagnostics["trimaps"].cpu().double().numpy():
             ref.append(estimate_alpha_cf(image, tri))
         result["pymatting_seconds"] = round(time.perf_counter() - t1, 2)
         result["pymatting_sad"] = [round(sad(p, g), 2) for p, g in zip(ref, gts, strict=True)]

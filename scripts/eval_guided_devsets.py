@@ -28,7 +28,7 @@ import torch
 
 from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
-from vfxmatte.refine.consistency import enforce_instance_consistency
+from vfxmatte.frame import FramePath
 
 
 def shared_data() -> Path:
@@ -112,10 +112,9 @@ def run_engine(engine: GuidedEngine, image: np.ndarray, masks: list[np.ndarray])
         names=[f"person{i + 1:02d}" for i in range(len(masks))],
     )
     t0 = time.perf_counter()
-    alphas = engine.matte(inp)
-    cores = engine.last_cores()
-    alphas, _ = enforce_instance_consistency(alphas, cores)
-    return [a.numpy().astype(np.float64) for a in alphas], time.perf_counter() - t0
+    # the pipeline's own per-frame path (engine -> consistency with its cores), stills: no smoothing
+    (result,) = FramePath(engine, 0.0).push(inp)
+    return [a.astype(np.float64) for a in result.alphas], time.perf_counter() - t0
 
 
 def eval_set(root: Path, engine, baselines: bool, cache: Path, names_filter=None):

@@ -85,7 +85,7 @@ def run(engine, image: np.ndarray, masks: np.ndarray, new_shot: bool) -> np.ndar
         new_shot=new_shot,
     )
     with torch.inference_mode():
-        alphas, _ = enforce_instance_consistency(engine.matte(inp))
+        alphas, _ = enforce_instance_consistency(engine.matte(inp).alphas)
     return alphas.cpu().numpy()
 
 

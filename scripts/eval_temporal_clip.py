@@ -90,7 +90,7 @@ def run_engine(name: str, frames: list[np.ndarray], masks: list[np.ndarray]) -> 
             new_shot=i == 0,
         )
         with torch.inference_mode():
-            a, _ = enforce_instance_consistency(engine.matte(inp).clamp(0, 1))
+            a, _ = enforce_instance_consistency(engine.matte(inp).alphas.clamp(0, 1))
         raw.append(a.float().numpy())
     return raw
 
