@@ -134,6 +134,13 @@ def test_bad_engine_options_exit_2_before_any_frame(tmp_path, option, needles):
         assert needle in lines[0], lines[0]
 
 
+def test_service_refuses_bad_engine_options_at_submit():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="valid keys"):
+        JobRequest(plate=PLATE, masks=MASKS, engine_options={"frobnicate": 1})
+
+
 # -- a tiny engine: adding an engine is one class and one registry call ----------------------
 class TinyOptions(EngineOptions):
     gain: float = 1.0

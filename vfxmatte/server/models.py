@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.fields import FieldInfo
 
+from vfxmatte.engines import validate_engine_options
+from vfxmatte.errors import VfxMatteError
 from vfxmatte.jobspec import JobSpec
 
 #: JobSpec fields a client sets, with the service's limits (bounded request sizes).
@@ -77,4 +79,8 @@ class JobRequest(_SpecFields):  # type: ignore[misc, valid-type]
             raise ValueError("give either masks {name: path} or id_map, not both")
         if self.upload and self.out:
             raise ValueError("out is chosen by the service for uploaded frames; leave it out")
+        try:  # refused at submit (422), not as a failed job after queueing
+            validate_engine_options(self.engine, self.engine_options)
+        except VfxMatteError as exc:
+            raise ValueError(str(exc)) from exc
         return self
