@@ -43,8 +43,26 @@ def eval_command(
     ] = None,
     sheet_rows: Annotated[int, typer.Option(min=0, help="Rows in the contact sheet")] = 6,
     per_sample: Annotated[bool, typer.Option(help="Print the per-sample table too")] = True,
+    folds: Annotated[
+        bool,
+        typer.Option(
+            help="Fold protocol on the 12 dev photographs (DATASET = dev-sets/single): tune/check "
+            "halves plus synth seeds over unseen backgrounds (docs/evaluation.md)"
+        ),
+    ] = False,
+    synth_seeds: Annotated[int, typer.Option(min=0, help="--folds: synth sets per fold")] = 5,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for torch (1 on a shared box)")
+    ] = None,
 ) -> None:
     """Run an engine and baselines on DATASET; print metrics and engine/baseline ratios."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    if folds:
+        _folds(dataset, out, engine, baseline, device, engine_option, synth_seeds)
+        return
     from vfxmatte.evaluation.report import render
     from vfxmatte.evaluation.session import run_evaluation
 
@@ -65,6 +83,23 @@ def eval_command(
     typer.echo(f"vfxmatte: results in {outcome.json_path.resolve()} and {outcome.table_path.name}")
     if outcome.sheet_path:
         typer.echo(f"vfxmatte: contact sheet {outcome.sheet_path.resolve()}")
+
+
+def _folds(dataset, out, engine, baseline, device, engine_option, seeds) -> None:
+    from vfxmatte.evaluation.folds import FoldConfig, render_folds, run_folds
+
+    results = run_folds(
+        dataset,
+        out,
+        engine=None if (engine or "").lower() in ("", "none") else engine,
+        baselines=list(baseline or []),
+        device=device,
+        engine_options=parse_engine_options(engine_option or []),
+        config=FoldConfig(seeds=seeds),
+        log=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(render_folds(results))
+    typer.echo(f"vfxmatte: fold results in {(Path(out) / 'folds.json').resolve()} and folds.md")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vfxmatte.errors import BadArgumentError
+from vfxmatte.errors import BadArgumentError, InvalidInputError
 from vfxmatte.synth import faults as F
 from vfxmatte.synth.placement import Pose, Track, composite, render, spread_poses
 from vfxmatte.synth.recipe import RECIPE_NAME, Recipe, recipe_json
@@ -43,6 +43,14 @@ class Sources:
         self.foregrounds: list[ForegroundSource] = [
             f for folder in recipe.foregrounds for f in find_foregrounds(folder)
         ]
+        if recipe.foreground_names is not None:
+            wanted = set(recipe.foreground_names)
+            missing = wanted - {f.name for f in self.foregrounds}
+            if missing:
+                raise InvalidInputError(
+                    f"foreground {sorted(missing)[0]} is not in {', '.join(recipe.foregrounds)}"
+                )
+            self.foregrounds = [f for f in self.foregrounds if f.name in wanted]
         self.backgrounds: list[Background] = [
             b for folder in recipe.backgrounds for b in find_backgrounds(folder)
         ] + procedural_backgrounds(recipe.seed, recipe.procedural_backgrounds)

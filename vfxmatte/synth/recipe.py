@@ -61,6 +61,9 @@ class Recipe(_Frozen):
     version: int = RECIPE_VERSION
     seed: int = Field(0, ge=0)
     foregrounds: list[str] = Field(min_length=1, description="folders of foreground + alpha pairs")
+    foreground_names: list[str] | None = Field(
+        None, description="use only these foregrounds (by name), e.g. one half of a split"
+    )
     backgrounds: list[str] = Field(
         default_factory=list, description="folders of images / frame folders"
     )

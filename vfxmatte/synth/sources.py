@@ -4,6 +4,8 @@ Foregrounds (any folder; both shapes can be mixed):
 
 - ``images/<name>.<ext>`` with ``alphas/<name>.<ext>`` (the alphamatting.com layout; an alpha's
   first channel is used) and optionally ``fg/<name>.<ext>``, a given foreground colour;
+- an evaluation image set with one instance per image (``images/<name>``,
+  ``alphas/<name>/00.png``, as dev-sets/single); images with several instances are skipped;
 - ``<name>.png`` with four channels (RGBA): the colour is taken as the foreground as given.
 
 Without a given foreground its colour is estimated from image and alpha (pymatting's
@@ -69,8 +71,15 @@ def find_foregrounds(folder: str | Path) -> list[ForegroundSource]:
         raise MissingInputError(f"foreground folder not found: {folder}")
     found: list[ForegroundSource] = []
     alphas = {p.stem: p for p in _images(folder / "alphas")}
+    for sub in sorted(p for p in (folder / "alphas").glob("*") if p.is_dir()):
+        inside = _images(sub)
+        if len(inside) == 1:  # an evaluation image set with one instance (dev-sets/single)
+            alphas.setdefault(sub.name, inside[0])
     colours = {p.stem: p for p in _images(folder / "fg")}
+    multi = {p.name for p in (folder / "alphas").glob("*") if p.is_dir() and len(_images(p)) > 1}
     for image in _images(folder / "images"):
+        if image.stem in multi:
+            continue
         if image.stem not in alphas:
             raise InvalidInputError(
                 f"{image}: no alpha {folder / 'alphas' / image.stem}.<ext>; add it or remove "
