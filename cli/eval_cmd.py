@@ -54,6 +54,18 @@ def eval_command(
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads for torch (1 on a shared box)")
     ] = None,
+    noref: Annotated[
+        bool,
+        typer.Option(
+            help="No-reference check of run outputs: DATASET = result EXR sequence "
+            "(out.####.exr), with --plate (docs/evaluation.md)"
+        ),
+    ] = False,
+    plate: Annotated[str | None, typer.Option(help="--noref: the plate sequence")] = None,
+    mask: Annotated[
+        list[str] | None, typer.Option(help="--noref: NAME=PATTERN rough masks (repeat)")
+    ] = None,
+    frames: Annotated[str | None, typer.Option(help="--noref: frames (default: all)")] = None,
 ) -> None:
     """Run an engine and baselines on DATASET; print metrics and engine/baseline ratios."""
     if threads:
@@ -62,6 +74,9 @@ def eval_command(
         torch.set_num_threads(threads)
     if folds:
         _folds(dataset, out, engine, baseline, device, engine_option, synth_seeds)
+        return
+    if noref:
+        _noref(str(dataset), plate, out, frames, mask or [])
         return
     from vfxmatte.evaluation.report import render
     from vfxmatte.evaluation.session import run_evaluation
@@ -100,6 +115,19 @@ def _folds(dataset, out, engine, baseline, device, engine_option, seeds) -> None
     )
     typer.echo(render_folds(results))
     typer.echo(f"vfxmatte: fold results in {(Path(out) / 'folds.json').resolve()} and folds.md")
+
+
+def _noref(results: str, plate: str | None, out: Path, frames, masks: list[str]) -> None:
+    from vfxmatte.errors import BadArgumentError
+    from vfxmatte.evaluation.noref_run import check_results, render_noref
+
+    if not plate:
+        raise BadArgumentError("--noref needs --plate (the plate the results were matted from)")
+    report = check_results(
+        results, plate, out, frames, masks, log=lambda x: typer.echo(x, err=True)
+    )
+    typer.echo(render_noref(report))
+    typer.echo(f"vfxmatte: no-reference results in {(Path(out) / 'noref.json').resolve()}")
 
 
 def register(app: typer.Typer) -> None:
