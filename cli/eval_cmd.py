@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.run_cmd import parse_engine_options
+from cli.run_cmd import parse_engine_options, parse_mask_options
 
 
 def eval_command(
@@ -57,8 +57,8 @@ def eval_command(
     noref: Annotated[
         bool,
         typer.Option(
-            help="No-reference check of run outputs: DATASET = result EXR sequence "
-            "(out.####.exr), with --plate (docs/evaluation.md)"
+            help="No-reference check (no truth needed): DATASET = a clip (frames/, masks/) to "
+            "matte, or run's EXR sequence (out.####.exr) with --plate (docs/evaluation.md)"
         ),
     ] = False,
     plate: Annotated[str | None, typer.Option(help="--noref: the plate sequence")] = None,
@@ -76,7 +76,10 @@ def eval_command(
         _folds(dataset, out, engine, baseline, device, engine_option, synth_seeds)
         return
     if noref:
-        _noref(str(dataset), plate, out, frames, mask or [])
+        job = {"engine": engine or "guided", "device": device, "threads": threads,
+               "engine_options": parse_engine_options(engine_option or []),
+               "temporal_strength": temporal_strength}  # fmt: skip
+        _noref(dataset, plate, out, frames, parse_mask_options(mask or []), job)
         return
     from vfxmatte.evaluation.report import render
     from vfxmatte.evaluation.session import run_evaluation
@@ -117,15 +120,22 @@ def _folds(dataset, out, engine, baseline, device, engine_option, seeds) -> None
     typer.echo(f"vfxmatte: fold results in {(Path(out) / 'folds.json').resolve()} and folds.md")
 
 
-def _noref(results: str, plate: str | None, out: Path, frames, masks: list[str]) -> None:
+def _noref(
+    dataset: Path, plate: str | None, out: Path, frames, masks: dict[str, str], job: dict
+) -> None:
     from vfxmatte.errors import BadArgumentError
-    from vfxmatte.evaluation.noref_run import check_results, render_noref
+    from vfxmatte.evaluation.noref_run import check_results, is_plain_clip, matte_clip, render_noref
 
-    if not plate:
-        raise BadArgumentError("--noref needs --plate (the plate the results were matted from)")
-    report = check_results(
-        results, plate, out, frames, masks, log=lambda x: typer.echo(x, err=True)
-    )
+    log = lambda line: typer.echo(line, err=True)  # noqa: E731
+    results = str(dataset)
+    if is_plain_clip(dataset):  # a clip (frames/, masks/): matte it with the pipeline first
+        job = {k: v for k, v in job.items() if v is not None}
+        results, plate, masks = matte_clip(dataset, Path(out), job, log)
+    elif not plate:
+        raise BadArgumentError(
+            "--noref needs --plate with a result sequence, or a clip folder (frames/, masks/)"
+        )
+    report = check_results(results, plate, out, frames, masks, log=log)
     typer.echo(render_noref(report))
     typer.echo(f"vfxmatte: no-reference results in {(Path(out) / 'noref.json').resolve()}")
 

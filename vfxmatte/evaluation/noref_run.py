@@ -1,4 +1,6 @@
-"""The no-reference check over files: `vfxmatte run` outputs (EXR) beside their plate.
+"""The no-reference check over files: `vfxmatte run` outputs (EXR) beside their plate, or a
+clip in the evaluation layout without alphas (frames/, masks/<FFFF>/<NN>.png), which is first
+matted by the real pipeline (:class:`vfxmatte.pipeline.Job`, as `vfxmatte run` does).
 
 Reads each result frame's per-instance ``<name>.A`` layers and the plate frame, brings the plate
 to display sRGB through OCIO (the colours the checks compare are display colours, as the dev-sets
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
 from vfxmatte.evaluation.noref import noref_frame
@@ -30,18 +33,6 @@ Log = Callable[[str], None]
 def instance_layers(channels: list[str]) -> list[str]:
     """Instance names of a result EXR: every ``<name>.A`` channel (the union ``A`` excluded)."""
     return [c[:-2] for c in channels if c.endswith(".A") and c != "A"]
-
-
-def _masks(items: list[str]) -> dict[str, SequencePath]:
-    out = {}
-    for item in items:
-        name, sep, pattern = item.partition("=")
-        if not sep or not name or not pattern:
-            raise BadArgumentError(
-                f"--mask {item}: expected NAME=PATTERN, e.g. person01=m.####.png"
-            )
-        out[name] = SequencePath(pattern)
-    return out
 
 
 def _mask(seq: SequencePath | None, frame: int, shape: tuple[int, int]) -> np.ndarray | None:
@@ -62,7 +53,7 @@ def check_results(
     plate: str,
     out: str | Path,
     frames: str | None = None,
-    masks: list[str] | None = None,
+    masks: dict[str, str] | None = None,
     colorspace: str | None = None,
     log: Log = lambda _: None,
 ) -> dict:
@@ -73,7 +64,7 @@ def check_results(
         raise MissingInputError(f"no result frames found for {results} (an EXR sequence of run)")
     source = ImageSequencePlate(plate)
     source.check_frames(wanted)
-    mask_seqs = _masks(masks or [])
+    mask_seqs = {name: SequencePath(p) for name, p in (masks or {}).items()}
     config = load_config()
     target = resolve_colorspace(config, "srgb")
     named = resolve_colorspace(config, colorspace) if colorspace else None
@@ -149,3 +140,53 @@ def render_noref(report: dict) -> str:
         ]
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
+
+
+def is_plain_clip(folder: Path) -> bool:
+    """A clip folder with frames/ and masks/ (alphas/ optional and unused)."""
+    return folder.is_dir() and (folder / "frames").is_dir() and (folder / "masks").is_dir()
+
+
+def matte_clip(
+    clip: Path, out: Path, job_fields: dict, log: Log = lambda _: None
+) -> tuple[str, str, dict[str, str]]:
+    """Run the pipeline on a layout clip; returns (results pattern, plate pattern, masks).
+
+    The pipeline reads masks as ``NAME=pattern`` sequences, so each instance's per-frame masks
+    are linked as ``out/masks/<NN>.<FFFF>.png`` (links, not copies)."""
+    from vfxmatte.jobspec import JobSpec
+    from vfxmatte.pipeline import Job
+
+    frames = sorted(p for p in (clip / "frames").iterdir() if p.stem.isdigit())
+    exts = {p.suffix for p in frames}
+    if not frames or len(exts) != 1 or len({len(p.stem) for p in frames}) != 1:
+        raise InvalidInputError(
+            f"{clip / 'frames'}: expected <FFFF>.<ext> frames of one extension and padding"
+        )
+    pad, ext = len(frames[0].stem), exts.pop()
+    links = out / "masks"
+    links.mkdir(parents=True, exist_ok=True)
+    ids: set[str] = set()
+    for frame in frames:
+        for mask in sorted((clip / "masks" / frame.stem).glob("*.png")):
+            ids.add(mask.stem)
+            link = links / f"{mask.stem}.{frame.stem}.png"
+            if not link.exists():
+                link.symlink_to(mask.resolve())
+    if not ids:
+        raise MissingInputError(f"{clip / 'masks'}: no <FFFF>/<NN>.png rough masks")
+    hashes = "#" * pad
+    masks = {f"instance{i}": str(links / f"{i}.{hashes}.png") for i in sorted(ids)}
+    plate = str(clip / "frames" / f"{hashes}{ext}")
+    results = str(out / "run" / f"noref.{hashes}.exr")
+    numbers = [int(p.stem) for p in frames]
+    try:
+        spec = JobSpec(plate=plate, out=results, masks=masks,
+                       frames=f"{numbers[0]}-{numbers[-1]}", **job_fields)  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise BadArgumentError(f"--noref: {where}: {first.get('msg', 'invalid value')}") from exc
+    log(f"noref: matting {len(frames)} frames of {clip} with engine {spec.engine}")
+    Job(spec).run()
+    return results, plate, masks
