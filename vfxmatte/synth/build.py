@@ -110,7 +110,7 @@ def _still(sources: Sources, recipe: Recipe, kind: str, index: int) -> tuple[str
     )
     picks = sources.pick_foregrounds(rng, count)
     bg = sources.pick_background(rng)
-    order = rng.permutation(count)  # instance ids are not depth order
+    layer_of = np.argsort(rng.permutation(count))  # instance i is layer layer_of[i]
     background = background_frame(
         bg, int(rng.integers(1 << 16)), recipe.width, recipe.height, tuple(rng.random(2))
     )
@@ -122,7 +122,7 @@ def _still(sources: Sources, recipe: Recipe, kind: str, index: int) -> tuple[str
         if _visible_enough(layers):
             break
     image, visible = composite(background, layers)
-    visible = visible[np.argsort(order)]
+    visible = visible[layer_of]
     long_side = max(recipe.width, recipe.height)
     faults = [F.draw_faults(rng, recipe.faults, long_side) for _ in range(count)]
     masks = [F.rough_mask(visible[i], faults[i]) for i in range(count)]
@@ -131,7 +131,7 @@ def _still(sources: Sources, recipe: Recipe, kind: str, index: int) -> tuple[str
         "name": name,
         "background": bg.name,
         "instances": {
-            _name(i): {"foreground": picks[order[i]].name, "faults": faults[i].as_dict()}
+            _name(i): {"foreground": picks[layer_of[i]].name, "faults": faults[i].as_dict()}
             for i in range(count)
         },
     }
@@ -155,7 +155,7 @@ def _clip(sources: Sources, recipe: Recipe, index: int, out: Path, log: Log) -> 
             angle=p.angle + rng.uniform(-1, 1) * mo.rotation_deg,
         )
         tracks.append(Track(p, end, mo.warp * max(w, h), int(rng.integers(1 << 31)) + k))
-    order = rng.permutation(count)
+    layer_of = np.argsort(rng.permutation(count))  # instance ids are not depth order
     start_frame = int(rng.integers(1 << 16))
     pan0, pan1 = rng.random(2), rng.random(2)
     pan1 = pan0 + (pan1 - pan0) * mo.camera_pan
@@ -171,7 +171,7 @@ def _clip(sources: Sources, recipe: Recipe, index: int, out: Path, log: Log) -> 
         frame_index = min(start_frame % max(1, n - recipe.frames + 1) + t, n - 1)
         background = background_frame(bg, frame_index, w, h, tuple(pan0 + (pan1 - pan0) * u))
         image, visible = composite(background, _layers(sources, picks, poses, recipe, tracks))
-        visible = visible[np.argsort(order)]
+        visible = visible[layer_of]
         frame_rng = np.random.default_rng([recipe.seed, KINDS["clips"], index, t + 1])
         masks = [F.rough_mask(visible[i], faults[i], frame_rng) for i in range(count)]
         if swap and swap["frame"] == t:
@@ -184,10 +184,10 @@ def _clip(sources: Sources, recipe: Recipe, index: int, out: Path, log: Log) -> 
         "id_swap": swap,
         "instances": {
             _name(i): {
-                "foreground": picks[order[i]].name,
+                "foreground": picks[layer_of[i]].name,
                 "track": {
-                    "start": asdict(tracks[order[i]].start),
-                    "end": asdict(tracks[order[i]].end),
+                    "start": asdict(tracks[layer_of[i]].start),
+                    "end": asdict(tracks[layer_of[i]].end),
                 },
                 "faults": faults[i].as_dict(),
             }
