@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 
 import torch
@@ -41,7 +42,8 @@ def engine_class(name: str) -> type[Engine]:
     """The engine class registered under ``name``."""
     if name not in ENGINE_PATHS:
         known = ", ".join(sorted(ENGINE_PATHS))
-        raise BadArgumentError(f"unknown engine '{name}': choose one of {known}")
+        near = "".join(f"did you mean '{m}'? " for m in get_close_matches(name, ENGINE_PATHS, 1))
+        raise BadArgumentError(f"unknown engine '{name}': {near}choose one of {known}")
     module_name, class_name = ENGINE_PATHS[name].split(":")
     try:
         module = importlib.import_module(module_name)
