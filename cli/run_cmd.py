@@ -100,6 +100,9 @@ def run(
     compression: Annotated[str, typer.Option(help="EXR compression: zip, piz, dwaa...")] = "zip",
     full_frame: Annotated[bool, typer.Option(help="Write the full display window")] = False,
     colour: Annotated[bool, typer.Option(help="Also write premultiplied <name>.R/G/B")] = False,
+    cryptomatte: Annotated[
+        bool, typer.Option(help="Also write a Cryptomatte layer picking people by name")
+    ] = False,
     skip_existing: Annotated[
         bool, typer.Option(help="Keep complete frames already on disk")
     ] = False,
@@ -138,6 +141,7 @@ def run(
         compression=compression,
         full_frame=full_frame,
         write_colour=colour,
+        cryptomatte=cryptomatte,
         skip_existing=skip_existing,
         clean_plate=clean_plate,
         preroll=preroll,

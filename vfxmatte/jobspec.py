@@ -29,6 +29,11 @@ class JobSpec(BaseModel):
     compression: str = "zip"
     full_frame: bool = False
     write_colour: bool = False
+    cryptomatte: bool = Field(
+        False,
+        description="also write a Cryptomatte layer (CryptoPerson00..) with a manifest of the "
+        "people's names, for Nuke's and Blender's Cryptomatte nodes",
+    )
     skip_existing: bool = False
     clean_plate: str | None = None
     # Video (issue 5). temporal_strength's default equals refine.temporal.DEFAULT_STRENGTH (kept

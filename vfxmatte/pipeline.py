@@ -27,6 +27,7 @@ from vfxmatte.engines import Engine, EngineInput, create_engine
 from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
 from vfxmatte.flow import to_grey
+from vfxmatte.io import cryptomatte
 from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
@@ -289,6 +290,8 @@ class Job:
         channels = ["A"] + [f"{n}.A" for n in names]
         if self.spec.write_colour:
             channels += [f"{n}.{c}" for n in names for c in "RGB"]
+        if self.spec.cryptomatte:
+            channels += cryptomatte.channel_names(len(names))
         return channels
 
     def write_frame(self, result: MatteFrame) -> Path:
@@ -303,6 +306,8 @@ class Job:
                 premult = premultiplied_foreground(rgb, result.alphas[i], self.device)
                 for c, ch in enumerate("RGB"):
                     channels[f"{name}.{ch}"] = premult[..., c]
+        crypto = cryptomatte.encode(result.alphas, result.names) if self.spec.cryptomatte else {}
+        channels |= crypto
         data_window = plate.data_window
         if self.spec.full_frame and plate.data_window != plate.display_window:
             channels = {
@@ -326,8 +331,10 @@ class Job:
                 "vfxmatte:plate": _absolute(self.spec.plate),
                 "vfxmatte:masks": json.dumps({k: _absolute(v) for k, v in self.spec.masks.items()}),
                 "vfxmatte:id_map": _absolute(self.spec.id_map) if self.spec.id_map else "",
-            },
+            }
+            | (cryptomatte.header(result.names) if crypto else {}),
             compression=self.compression,
+            float_channels=crypto.keys(),
         )
         return path
 
