@@ -105,3 +105,18 @@ def test_run_writes_a_cryptomatte_layer_beside_the_named_layers(tmp_path):
         matte = cryptomatte.decode(channels, attributes, name)
         np.testing.assert_allclose(matte, channels[f"{name}.A"], atol=2e-3)
         assert matte.max() > 0.9
+
+
+def test_start_line_and_metadata_name_the_colourspace_and_config(tmp_path):
+    shot = make_demo_shot(tmp_path / "shot", frames=1, width=96, height=54)
+    args = ["run", "--plate", shot.plate, "--out", tmp_path / "o" / "m.####.exr", "--threads", "1"]
+    for name, pattern in shot.masks.items():
+        args += ["--mask", f"{name}={pattern}"]
+    proc = run_cli(*args, "--device", "cpu", "--progress-lines")
+    assert proc.returncode == 0, proc.stderr
+    start = next(ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines() if "start" in ln)
+    assert "colorspace='Linear Rec.709 (sRGB)'" in start  # float EXR: the scene_linear role
+    assert "ocio_config=ocio://studio-config-v" in start  # 'latest' pinned to what it was
+    _, attributes, _ = _read_exr(tmp_path / "o" / "m.1001.exr")
+    assert attributes["vfxmatte:colorspace"] == "Linear Rec.709 (sRGB)"
+    assert attributes["vfxmatte:ocio_config"].startswith("ocio://studio-config-v")

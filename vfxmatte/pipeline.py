@@ -24,7 +24,13 @@ import torch
 from vfxmatte import __version__
 from vfxmatte.devices import resolve_device
 from vfxmatte.engines import Engine, EngineInput, create_engine
-from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
+from vfxmatte.errors import (
+    BadArgumentError,
+    CancelledError,
+    EngineError,
+    OutOfMemoryError,
+    VfxMatteError,
+)
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
 from vfxmatte.flow import to_grey
 from vfxmatte.io import cryptomatte
@@ -32,6 +38,7 @@ from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
     colorspace_of,
+    config_name,
     encoding_colorspace,
     load_config,
     resolve_colorspace,
@@ -201,6 +208,18 @@ class Job:
             self._converters[source] = ColourConverter(self.config, source, self.engine_colorspace)
         return self._converters[source]
 
+    def _colour_note(self) -> str:
+        """The plate colourspace and OCIO config the run uses, for its start line: the named
+        one, else what the first frame's metadata or bit depth gives."""
+        colorspace = self.user_colorspace
+        if colorspace is None:
+            try:
+                colorspace = self._converter(self.plate.read(self.frames[0])).source
+            except VfxMatteError:
+                colorspace = "unknown"  # the frame loop reports the unreadable frame
+        config = config_name(self.spec.ocio_config, self.config)
+        return f"colorspace='{colorspace}' ocio_config={config}"
+
     def _to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).to(self.device)
 
@@ -325,6 +344,8 @@ class Job:
             extra_attributes={
                 "vfxmatte:version": __version__,
                 "vfxmatte:engine": self.spec.engine,
+                "vfxmatte:colorspace": colorspace_of(self.config, plate, self.user_colorspace),
+                "vfxmatte:ocio_config": config_name(self.spec.ocio_config, self.config),
                 "vfxmatte:instances": ",".join(result.names),
                 "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
                 "vfxmatte:frame": str(result.frame),
@@ -350,7 +371,7 @@ class Job:
                 EventKind.START,
                 total=total,
                 message=f"engine={self.spec.engine} device={self.device} "
-                f"threads={torch.get_num_threads()}",
+                f"threads={torch.get_num_threads()} {self._colour_note()}",
             )
         )
         required = self.output_channels(self.masks.names)

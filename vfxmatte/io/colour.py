@@ -67,6 +67,15 @@ def load_config(source: str | None = None) -> ocio.Config:
         raise BadArgumentError(f"OCIO config {source} cannot be loaded: {exc}") from exc
 
 
+def config_name(source: str | None, config: ocio.Config) -> str:
+    """What to record as the config used: a built-in ``ocio://`` URI pinned to the exact
+    config it resolved to (``latest`` moves with OpenColorIO releases), else the file's path."""
+    source = source or config_source()
+    if source.startswith("ocio://"):
+        return f"ocio://{config.getName()}"
+    return os.path.abspath(source)
+
+
 def _known(config: ocio.Config, name: str) -> str | None:
     canonical = config.getCanonicalName(name)
     if canonical:
