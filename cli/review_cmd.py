@@ -74,6 +74,9 @@ def review(
 ) -> None:
     """Judge each person's matte over the plate: views, A/B wipe, stability graph, approve/flag,
     re-run flagged frames."""
+    # The 'review' extra first: without PySide6 that is what to fix, whatever the display.
+    import PySide6  # noqa: F401
+
     from vfxmatte.review.compose import ViewMode
 
     try:
