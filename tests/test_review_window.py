@@ -55,7 +55,8 @@ def shown_image(window: ReviewWindow) -> np.ndarray:
 
 def expected(window: ReviewWindow, frame: int, mode, person, bg=Background.CHECKER) -> np.ndarray:
     assert window.source is not None
-    return compose.render(window.source.images(frame), mode, person, bg)
+    images = window.source.images(frame)
+    return compose.render(images, mode, person, bg, **window._look_args())
 
 
 def wait_frame(qtbot, window: ReviewWindow, frame: int) -> None:
