@@ -1,4 +1,5 @@
-"""Regenerate docs/review_offscreen.png and docs/review_xvfb.png on the real two-person clip.
+"""Regenerate docs/review_offscreen.png, docs/review_xvfb.png and the two look screenshots
+(docs/review_exposure_view.png, docs/review_exposure_red.png) on the real two-person clip.
 
 Steps: the clip's first-frame masks are copied as the masks of frames 0-3 (the clip ships masks
 for frame 0 only) into a temporary folder; `vfxmatte run` makes two results (default band and
@@ -111,6 +112,15 @@ def main() -> None:
     raw = work / "offscreen.png"
     cli(*view, "--wipe", "--frame", "2", "--person", "person01", "--screenshot", str(raw), env=env)
     shrink(raw, REPO / "docs" / "review_offscreen.png")
+    looks = {  # the viewer's look: exposure in stops and the OCIO display/view of the config
+        "review_exposure_view.png": ["--exposure", "-1", "--display", "sRGB - Display"],
+        "review_exposure_red.png": ["--exposure", "1", "--view-transform", "Un-tone-mapped",
+                                    "--channel", "R"],
+    }  # fmt: skip
+    for name, look in looks.items():
+        raw = work / name
+        cli(*view, "--frame", "1", *look, "--screenshot", str(raw), env=env)
+        shrink(raw, REPO / "docs" / name)
 
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
@@ -127,7 +137,7 @@ def main() -> None:
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
-    for name in ("review_offscreen.png", "review_xvfb.png"):
+    for name in ("review_offscreen.png", "review_xvfb.png", *looks):
         size = (REPO / "docs" / name).stat().st_size
         print(f"docs/{name}: {size / 1024:.0f} KiB")
 

@@ -13,17 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -54,6 +50,7 @@ from vfxmatte.review.people_panel import PeoplePanel
 from vfxmatte.review.rerun import base_spec
 from vfxmatte.review.rerun_panel import RerunPanel
 from vfxmatte.review.stability import StabilityReport, analyse
+from vfxmatte.review.verdict_panel import VerdictPanel
 from vfxmatte.review.view_controls import ViewControls
 from vfxmatte.review.widgets import ImageViewer, StabilityGraph
 from vfxmatte.review.workers import GuiThreadCollector, Worker
@@ -179,28 +176,11 @@ class ReviewWindow(QMainWindow):
         cv.addWidget(self.viewer, 1)
 
         # right: review + re-run
-        self.verdict_label = QLabel("-")
-        self.note_edit = QLineEdit()
-        self.note_edit.setPlaceholderText("note (e.g. hair edge boils)")
-        approve = QPushButton("Approve (Shift+A)")
-        approve.clicked.connect(lambda: self.mark(APPROVED))
-        flag = QPushButton("Flag (F)")
-        flag.clicked.connect(lambda: self.mark(FLAGGED))
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.clear_mark)
-        self.flagged_list = QListWidget()
-        self.flagged_list.itemActivated.connect(self._on_flag_item)
-        self.flagged_list.itemClicked.connect(self._on_flag_item)
-        review_box = QGroupBox("Review")
-        rv = QVBoxLayout(review_box)
-        rv.addWidget(self.verdict_label)
-        rv.addWidget(self.note_edit)
-        row = QHBoxLayout()
-        for b in (approve, flag, clear):
-            row.addWidget(b)
-        rv.addLayout(row)
-        rv.addWidget(QLabel("Flagged (review) and suspicious (analysis) frames"))
-        rv.addWidget(self.flagged_list, 1)
+        review_box = self.verdicts = VerdictPanel()
+        self.verdicts.marked.connect(lambda s: self.mark(s) if s else self.clear_mark())
+        self.verdicts.frameChosen.connect(self.go_to_frame)
+        self.note_edit, self.flagged_list = self.verdicts.note_edit, self.verdicts.flagged_list
+        self.verdict_label = self.verdicts.verdict_label
 
         self.rerun = RerunPanel(self.pool)
         self.rerun.requested.connect(self.start_rerun)
@@ -589,7 +569,7 @@ class ReviewWindow(QMainWindow):
         """Approve or flag the current frame for the chosen person (or everyone); saved at once."""
         if self.store is None or self.frame is None:
             return
-        text = self.note_edit.text() if note is None else note
+        text = self.verdicts.note if note is None else note
         for name in self._people_for_verdict():
             self.store.set(self.frame, name, status, text)
         self._save_review()
@@ -621,45 +601,25 @@ class ReviewWindow(QMainWindow):
             if v is not None and v.status in (APPROVED, FLAGGED):
                 marks[name] = v.status
         self.people.show_frame_state(marks, states, suspicious)
-        lines = []
-        for name in self._people_for_verdict():
-            v = self.store.get(self.frame, name)
-            lines.append(
-                f"{name}: {v.status}{' - ' + v.note if v and v.note else ''}"
-                if v
-                else f"{name}: not reviewed"
-            )
-        self.verdict_label.setText(f"frame {self.frame}\n" + "\n".join(lines))
+        chosen = {name: self.store.get(self.frame, name) for name in self._people_for_verdict()}
+        self.verdicts.show_verdicts(self.frame, chosen)
 
     def _refresh_flag_list(self) -> None:
-        self.flagged_list.clear()
         if self.store is None:
+            self.verdicts.show_frames([], {})
             return
-        review_flags, approved = set(), set()
+        flagged, review_flags, approved = [], set(), set()
         for frame, people in sorted(self.store.verdicts.items()):
             for name, v in sorted(people.items()):
                 if v.status == FLAGGED:
                     review_flags.add(frame)
-                    item = QListWidgetItem(f"{frame}  {name}: flagged {v.note}".rstrip())
-                    item.setData(Qt.ItemDataRole.UserRole, frame)
-                    self.flagged_list.addItem(item)
+                    flagged.append((frame, name, v.note))
                 else:
                     approved.add(frame)
-        if self.report:
-            for frame, people in sorted(self.report.flags.items()):
-                for name, reasons in people.items():
-                    item = QListWidgetItem(f"{frame}  {name}: {', '.join(reasons)}")
-                    item.setData(Qt.ItemDataRole.UserRole, frame)
-                    item.setForeground(QColor(220, 80, 80))
-                    self.flagged_list.addItem(item)
+        self.verdicts.show_frames(flagged, self.report.flags if self.report else {})
         self.graph.review_flags = review_flags
         self.graph.approved = approved - review_flags
         self.graph.update()
-
-    def _on_flag_item(self, item: QListWidgetItem) -> None:
-        frame = item.data(Qt.ItemDataRole.UserRole)
-        if frame is not None:
-            self.go_to_frame(int(frame))
 
     # -- stability analysis (background) ----------------------------------------------------------
     def start_analysis(self) -> None:
