@@ -7,7 +7,10 @@ band=0.02) for the A/B wipe; a few review verdicts are written; then `vfxmatte r
 --screenshot` renders the window once under offscreen Qt and once on a real X server (Xvfb, Qt
 xcb platform). PNGs are palette-quantised with Pillow when it is installed, to stay small.
 
+The look screenshots use the built-in demo shot (scene-linear EXR); `--looks-only` makes just those.
+
 Usage: PYTHONPATH=. python scripts/review_screenshots.py [--data ../shared/data] [--work /tmp/x]
+       [--looks-only]
 Needs: the shared data folder, Xvfb (Debian: xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1).
 """
 
@@ -95,14 +98,42 @@ def shrink(src: Path, dst: Path) -> None:
     image.save(dst, optimize=True)
 
 
+LOOKS = {  # the viewer's look: exposure in stops and the OCIO display/view of the config
+    "review_exposure_view.png": ["--view", "plate", "--exposure", "-1",
+                                 "--display", "sRGB - Display"],
+    "review_exposure_red.png": ["--view", "plate", "--exposure", "1",
+                                "--view-transform", "Un-tone-mapped", "--channel", "R"],
+}  # fmt: skip
+
+
+def look_screenshots(work: Path) -> None:
+    """The look controls on the demo shot: a scene-linear EXR plate, so exposure has highlights
+    above 1 to bring back (the two-person clip is an 8-bit JPEG)."""
+    demo = work / "demo"
+    if not (demo / "mattes" / "matte.1002.exr").exists():
+        cli("demo", "--out", str(demo), "--frames", "2", "--device", "cpu")
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    for name, look in LOOKS.items():
+        raw = work / name
+        cli("review", str(demo / "mattes"), "--size", "1400x860", "--frame", "1001", *look,
+            "--screenshot", str(raw), env=env)  # fmt: skip
+        shrink(raw, REPO / "docs" / name)
+        print(f"docs/{name}: {(REPO / 'docs' / name).stat().st_size / 1024:.0f} KiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=find_data())
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--looks-only", action="store_true", help="only the look screenshots")
     args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="vfxmatte_shots_"))
+    look_screenshots(work)
+    if args.looks_only:
+        return
     if args.data is None:
         parser.error("shared data folder not found: pass --data or set VFXMATTE_SHARED_DATA")
-    work = args.work or Path(tempfile.mkdtemp(prefix="vfxmatte_shots_"))
     a, b, mask_args = make_results(args.data, work)
     write_review(a)
     view = ["review", str(a), "--compare", str(b), *mask_args, "--size", "1400x860"]
@@ -112,15 +143,6 @@ def main() -> None:
     raw = work / "offscreen.png"
     cli(*view, "--wipe", "--frame", "2", "--person", "person01", "--screenshot", str(raw), env=env)
     shrink(raw, REPO / "docs" / "review_offscreen.png")
-    looks = {  # the viewer's look: exposure in stops and the OCIO display/view of the config
-        "review_exposure_view.png": ["--exposure", "-1", "--display", "sRGB - Display"],
-        "review_exposure_red.png": ["--exposure", "1", "--view-transform", "Un-tone-mapped",
-                                    "--channel", "R"],
-    }  # fmt: skip
-    for name, look in looks.items():
-        raw = work / name
-        cli(*view, "--frame", "1", *look, "--screenshot", str(raw), env=env)
-        shrink(raw, REPO / "docs" / name)
 
     xvfb = subprocess.Popen(
         ["Xvfb", "-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
@@ -137,7 +159,7 @@ def main() -> None:
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
-    for name in ("review_offscreen.png", "review_xvfb.png", *looks):
+    for name in ("review_offscreen.png", "review_xvfb.png"):
         size = (REPO / "docs" / name).stat().st_size
         print(f"docs/{name}: {size / 1024:.0f} KiB")
 
