@@ -16,6 +16,7 @@ from cli import (
     serve_cmd,
     synth_cmd,
 )
+from cli.conventions import HELP_OPTIONS, build_command, guard_extras
 from cli.errors import run_guarded
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings=HELP_OPTIONS,
 )
 
 for module in (
@@ -43,7 +45,8 @@ for module in (
 
 def main() -> None:
     """Console-script entry point: one-line errors and stable exit codes."""
-    run_guarded(app)
+    command = build_command(app)
+    run_guarded(lambda: guard_extras(command))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,29 @@ def _check_display(offscreen: bool) -> None:
         )
 
 
+def _view_settings(
+    ocio_config: str | None,
+    display: str | None,
+    view: str | None,
+    exposure: float,
+    gamma: float,
+    channel: str | None,
+):  # noqa: ANN202 - ViewSettings is imported lazily with the review extra
+    """The viewer's look from the options, checked against the OCIO config before Qt starts."""
+    from vfxmatte.io.colour import load_config
+    from vfxmatte.review.display import DisplayLook, ViewSettings
+
+    look = DisplayLook(load_config(ocio_config))
+    default = look.default_settings()
+    display = display or default.display
+    if view is None:
+        views = look.views(display) if display in look.displays() else []
+        view = default.view if display == default.display or not views else views[0]
+    return look.check(
+        ViewSettings(display, view, exposure, gamma, channel.upper() if channel else None)
+    )
+
+
 def review(
     result_dir: Annotated[str, typer.Argument(help="Result folder (or EXR pattern) to review")],
     plate: Annotated[
@@ -71,9 +94,23 @@ def review(
         ),
     ] = None,
     size: Annotated[str, typer.Option(help="Window size WxH")] = "1500x900",
+    display: Annotated[
+        str | None, typer.Option(help="OCIO display (default: the config's default display)")
+    ] = None,
+    view_transform: Annotated[
+        str | None, typer.Option(help="OCIO view of that display (default: its default view)")
+    ] = None,
+    exposure: Annotated[float, typer.Option(help="Viewer exposure in stops")] = 0.0,
+    gamma: Annotated[float, typer.Option(help="Viewer display gamma")] = 1.0,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel to show: R, G, B or A (default: RGB)")
+    ] = None,
 ) -> None:
     """Judge each person's matte over the plate: views, A/B wipe, stability graph, approve/flag,
     re-run flagged frames."""
+    # The 'review' extra first: without PySide6 that is what to fix, whatever the display.
+    import PySide6  # noqa: F401
+
     from vfxmatte.review.compose import ViewMode
 
     try:
@@ -86,6 +123,7 @@ def review(
         raise BadArgumentError(f"--size {size}: expected WxH, e.g. 1500x900") from exc
     if not Path(result_dir).exists() and "#" not in result_dir and "%" not in result_dir:
         raise MissingInputError(f"result folder {result_dir} does not exist")
+    look = _view_settings(ocio_config, display, view_transform, exposure, gamma, channel)
     no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     _check_display(
         offscreen=bool(screenshot) and no_display and "QT_QPA_PLATFORM" not in os.environ
@@ -103,6 +141,7 @@ def review(
         ocio_config=ocio_config,
         cache_dir=cache_dir,
         proxy_long_side=proxy,
+        view=look,
     )
     code = launch(
         options,

@@ -1,4 +1,5 @@
-"""Regenerate docs/review_offscreen.png and docs/review_xvfb.png on the real two-person clip.
+"""Regenerate docs/review_offscreen.png, docs/review_xvfb.png and the two look screenshots
+(docs/review_exposure_view.png, docs/review_exposure_red.png) on the real two-person clip.
 
 Steps: the clip's first-frame masks are copied as the masks of frames 0-3 (the clip ships masks
 for frame 0 only) into a temporary folder; `vfxmatte run` makes two results (default band and
@@ -6,7 +7,10 @@ band=0.02) for the A/B wipe; a few review verdicts are written; then `vfxmatte r
 --screenshot` renders the window once under offscreen Qt and once on a real X server (Xvfb, Qt
 xcb platform). PNGs are palette-quantised with Pillow when it is installed, to stay small.
 
+The look screenshots use the built-in demo shot (scene-linear EXR); `--looks-only` makes just those.
+
 Usage: PYTHONPATH=. python scripts/review_screenshots.py [--data ../shared/data] [--work /tmp/x]
+       [--looks-only]
 Needs: the shared data folder, Xvfb (Debian: xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1).
 """
 
@@ -94,14 +98,42 @@ def shrink(src: Path, dst: Path) -> None:
     image.save(dst, optimize=True)
 
 
+LOOKS = {  # the viewer's look: exposure in stops and the OCIO display/view of the config
+    "review_exposure_view.png": ["--view", "plate", "--exposure", "-1",
+                                 "--display", "sRGB - Display"],
+    "review_exposure_red.png": ["--view", "plate", "--exposure", "1",
+                                "--view-transform", "Un-tone-mapped", "--channel", "R"],
+}  # fmt: skip
+
+
+def look_screenshots(work: Path) -> None:
+    """The look controls on the demo shot: a scene-linear EXR plate, so exposure has highlights
+    above 1 to bring back (the two-person clip is an 8-bit JPEG)."""
+    demo = work / "demo"
+    if not (demo / "mattes" / "matte.1002.exr").exists():
+        cli("demo", "--out", str(demo), "--frames", "2", "--device", "cpu")
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    for name, look in LOOKS.items():
+        raw = work / name
+        cli("review", str(demo / "mattes"), "--size", "1400x860", "--frame", "1001", *look,
+            "--screenshot", str(raw), env=env)  # fmt: skip
+        shrink(raw, REPO / "docs" / name)
+        print(f"docs/{name}: {(REPO / 'docs' / name).stat().st_size / 1024:.0f} KiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=find_data())
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--looks-only", action="store_true", help="only the look screenshots")
     args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="vfxmatte_shots_"))
+    look_screenshots(work)
+    if args.looks_only:
+        return
     if args.data is None:
         parser.error("shared data folder not found: pass --data or set VFXMATTE_SHARED_DATA")
-    work = args.work or Path(tempfile.mkdtemp(prefix="vfxmatte_shots_"))
     a, b, mask_args = make_results(args.data, work)
     write_review(a)
     view = ["review", str(a), "--compare", str(b), *mask_args, "--size", "1400x860"]

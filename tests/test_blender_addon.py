@@ -101,3 +101,41 @@ def test_extension_builds_installs_and_mattes(shared_data: Path, tmp_path: Path)
     p1, p2 = matte.channel("person01.A"), matte.channel("person02.A")
     assert p1.max() > 0.9 and p2.max() > 0.9
     assert ((p1 > 0.5) & (p2 > 0.5)).mean() < 0.01  # two different people
+
+
+def test_blender_cryptomatte_node_picks_each_person(tmp_path: Path):
+    """`vfxmatte run --cryptomatte` -> Blender's Cryptomatte node, entries picked by name,
+    returns each person's matte (the `<name>.A` layer)."""
+    python = blender_python()
+    require_or_skip(python.exists(), f"no bpy venv at {python}: run scripts/setup_blender_venv.sh")
+    from conftest import run_cli
+
+    from vfxmatte.demo import make_demo_shot
+
+    shot = make_demo_shot(tmp_path / "shot", frames=1, width=160, height=90)
+    args = ["run", "--plate", shot.plate, "--out", tmp_path / "out" / "m.####.exr"]
+    for name, pattern in shot.masks.items():
+        args += ["--mask", f"{name}={pattern}"]
+    made = run_cli(*args, "--device", "cpu", "--threads", "1", "--cryptomatte")
+    assert made.returncode == 0, made.stderr
+    exr = tmp_path / "out" / "m.1001.exr"
+    names = list(shot.masks)
+    proc = subprocess.run(
+        [str(python), str(REPO_ROOT / "tests" / "blender" / "read_cryptomatte.py"), "--"]
+        + [str(exr), str(tmp_path / "blender"), "160", "90", *names],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("VFXMATTE_REPORT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(lines[-1].removeprefix("VFXMATTE_REPORT "))
+    assert report["layer"] == "CryptoPerson"
+    matte = read_image(exr)
+    for name in names:
+        assert report["entries"][name] == [name]
+        picked = read_image(report["files"][name]).rgb()[..., 0]
+        expected = matte.channel(f"{name}.A")
+        assert expected.max() > 0.9
+        assert abs(picked - expected).max() < 2e-3, name

@@ -55,7 +55,8 @@ def shown_image(window: ReviewWindow) -> np.ndarray:
 
 def expected(window: ReviewWindow, frame: int, mode, person, bg=Background.CHECKER) -> np.ndarray:
     assert window.source is not None
-    return compose.render(window.source.images(frame), mode, person, bg)
+    images = window.source.images(frame)
+    return compose.render(images, mode, person, bg, **window._look_args())
 
 
 def wait_frame(qtbot, window: ReviewWindow, frame: int) -> None:
@@ -418,3 +419,51 @@ def test_garbage_is_collected_in_the_gui_thread_while_a_window_is_open(qtbot, pi
     assert threads and all(t is threading.main_thread() for t in threads)
     window.close()
     assert gc.isenabled()
+
+
+def test_channel_keys_exposure_and_display_view(qtbot, piped, tmp_path):
+    from PySide6.QtCore import Qt
+
+    folder = copy_result(piped.out, tmp_path / "res")
+    window = open_window(qtbot, ReviewOptions(result=str(folder)))
+    window.set_view_mode(ViewMode.PLATE)
+    plain = shown_image(window)
+    qtbot.keyClick(window.viewer, Qt.Key.Key_R)
+    assert window.view_controls.settings.channel == "R"
+    red = shown_image(window)
+    assert np.array_equal(red[..., 0], red[..., 2]) and np.array_equal(red[..., 0], plain[..., 0])
+    qtbot.keyClick(window.viewer, Qt.Key.Key_R)  # the same key again: back to RGB
+    assert window.view_controls.settings.channel is None
+    qtbot.keyClick(window.viewer, Qt.Key.Key_A)  # A is the alpha channel, as in Nuke
+    assert window.view_controls.settings.channel == "A"
+    assert window.store is not None and not window.store.verdicts  # ... not approve
+    np.testing.assert_array_equal(shown_image(window), expected(window, 1001, ViewMode.ALPHA, None))
+    qtbot.keyClick(window.viewer, Qt.Key.Key_A)
+
+    window.view_controls.set_exposure(2.0)
+    brighter = shown_image(window)
+    assert brighter.mean() > plain.mean() + 5
+    np.testing.assert_array_equal(brighter, expected(window, 1001, ViewMode.PLATE, None))
+    window.view_controls.display_box.setCurrentText("Display P3 - Display")
+    assert window.view_controls.settings.display == "Display P3 - Display"
+    assert window.view_controls.settings.view in window.look.views("Display P3 - Display")
+    np.testing.assert_array_equal(shown_image(window), expected(window, 1001, ViewMode.PLATE, None))
+
+    qtbot.keyClick(window.viewer, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert window.store.get(1001, "person01").status == "approved"
+
+
+def test_people_list_shows_whole_names(qtbot):
+    from PySide6.QtCore import Qt
+
+    from vfxmatte.review.people_panel import PeoplePanel
+
+    panel = PeoplePanel()
+    qtbot.addWidget(panel)
+    name = "stunt_double_left_rooftop_take02"
+    panel.set_people(["hero", name])
+    panel.show_frame_state({name: "flagged"}, {name: "propagated"}, {"hero": ["change 40%"]})
+    assert panel.list.item(2).text() == f"{name}  [flagged]  (propagated)"
+    assert panel.list.item(1).text() == "hero  (!) change 40%"
+    assert panel.list.textElideMode() == Qt.TextElideMode.ElideNone and panel.list.wordWrap()
+    assert panel.minimumWidth() >= panel.list.fontMetrics().horizontalAdvance(name)

@@ -64,6 +64,11 @@ class JobSpec(BaseModel):
     temporal_strength: float = Field(
         0.9, ge=0.0, lt=1.0, description="Temporal smoothing strength, 0 (off) to <1"
     )
+    cryptomatte: bool = Field(
+        False,
+        description="Also write a Cryptomatte layer (CryptoPerson00..) with a manifest of the "
+        "people's names, for Nuke's and Blender's Cryptomatte nodes",
+    )
     keyframes: list[int] | None = Field(
         None,
         description="Frames whose masks are used (e.g. 1001,1040); the rest are propagated",

@@ -24,14 +24,16 @@ import torch
 from vfxmatte import __version__
 from vfxmatte.devices import resolve_device
 from vfxmatte.engines import Engine, EngineInput, create_engine, validate_engine_options
-from vfxmatte.errors import BadArgumentError, CancelledError
+from vfxmatte.errors import BadArgumentError, CancelledError, VfxMatteError
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
 from vfxmatte.flow import to_grey
 from vfxmatte.frame import FramePath, FrameResult
+from vfxmatte.io import cryptomatte
 from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
 from vfxmatte.io.colour import (
     ColourConverter,
     colorspace_of,
+    config_name,
     encoding_colorspace,
     load_config,
     resolve_colorspace,
@@ -200,6 +202,18 @@ class Job:
             self._converters[source] = ColourConverter(self.config, source, self.engine_colorspace)
         return self._converters[source]
 
+    def _colour_note(self) -> str:
+        """The plate colourspace and OCIO config the run uses, for its start line: the named
+        one, else what the first frame's metadata or bit depth gives."""
+        colorspace = self.user_colorspace
+        if colorspace is None:
+            try:
+                colorspace = self._converter(self.plate.read(self.frames[0])).source
+            except VfxMatteError:
+                colorspace = "unknown"  # the frame loop reports the unreadable frame
+        config = config_name(self.spec.ocio_config, self.config)
+        return f"colorspace='{colorspace}' ocio_config={config}"
+
     def _to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).to(self.device)
 
@@ -259,6 +273,8 @@ class Job:
         channels = ["A"] + [f"{n}.A" for n in names]
         if self.spec.write_colour:
             channels += [f"{n}.{c}" for n in names for c in "RGB"]
+        if self.spec.cryptomatte:
+            channels += cryptomatte.channel_names(len(names))
         return channels
 
     def write_frame(self, result: MatteFrame) -> Path:
@@ -273,6 +289,8 @@ class Job:
                 premult = premultiplied_foreground(rgb, result.alphas[i], self.device)
                 for c, ch in enumerate("RGB"):
                     channels[f"{name}.{ch}"] = premult[..., c]
+        crypto = cryptomatte.encode(result.alphas, result.names) if self.spec.cryptomatte else {}
+        channels |= crypto
         data_window = plate.data_window
         if self.spec.full_frame and plate.data_window != plate.display_window:
             channels = {
@@ -290,6 +308,8 @@ class Job:
             extra_attributes={
                 "vfxmatte:version": __version__,
                 "vfxmatte:engine": self.spec.engine,
+                "vfxmatte:colorspace": colorspace_of(self.config, plate, self.user_colorspace),
+                "vfxmatte:ocio_config": config_name(self.spec.ocio_config, self.config),
                 "vfxmatte:instances": ",".join(result.names),
                 "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
                 "vfxmatte:frame": str(result.frame),
@@ -297,8 +317,10 @@ class Job:
                 "vfxmatte:masks": json.dumps({k: _absolute(v) for k, v in self.spec.masks.items()}),
                 "vfxmatte:id_map": _absolute(self.spec.id_map) if self.spec.id_map else "",
                 SPEC_ATTRIBUTE: spec_json(self.resolved_spec(plate)),
-            },
+            }
+            | (cryptomatte.header(result.names) if crypto else {}),
             compression=self.compression,
+            float_channels=crypto.keys(),
         )
         return path
 
@@ -331,7 +353,7 @@ class Job:
                 EventKind.START,
                 total=total,
                 message=f"engine={self.spec.engine} device={self.device} "
-                f"threads={torch.get_num_threads()}",
+                f"threads={torch.get_num_threads()} {self._colour_note()}",
             )
         )
         required = self.output_channels(self.masks.names)

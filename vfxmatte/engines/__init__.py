@@ -57,7 +57,10 @@ def engine_class(name: str) -> type[Engine]:
     """The engine class registered under ``name``."""
     if name not in ENGINE_PATHS:
         known = ", ".join(sorted(ENGINE_PATHS))
-        raise BadArgumentError(f"unknown engine '{name}': choose one of {known}")
+        near = "".join(
+            f"did you mean '{m}'? " for m in difflib.get_close_matches(name, ENGINE_PATHS, 1)
+        )
+        raise BadArgumentError(f"unknown engine '{name}': {near}choose one of {known}")
     target = ENGINE_PATHS[name]
     if not isinstance(target, str):
         return target

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import lru_cache
 
 import numpy as np
@@ -66,6 +67,15 @@ def load_config(source: str | None = None) -> ocio.Config:
         raise BadArgumentError(f"OCIO config {source} cannot be loaded: {exc}") from exc
 
 
+def config_name(source: str | None, config: ocio.Config) -> str:
+    """What to record as the config used: a built-in ``ocio://`` URI pinned to the exact
+    config it resolved to (``latest`` moves with OpenColorIO releases), else the file's path."""
+    source = source or config_source()
+    if source.startswith("ocio://"):
+        return f"ocio://{config.getName()}"
+    return os.path.abspath(source)
+
+
 def _known(config: ocio.Config, name: str) -> str | None:
     canonical = config.getCanonicalName(name)
     if canonical:
@@ -83,11 +93,27 @@ def resolve_colorspace(config: ocio.Config, name: str) -> str:
         found = _known(config, candidate)
         if found:
             return found
-    examples = ", ".join(cs.getName() for cs in list(config.getColorSpaces())[:6])
+    near = nearest_colorspaces(config, name)
+    hint = f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
     raise BadArgumentError(
-        f"unknown colourspace '{name}' in OCIO config {config.getName()}: "
-        f"try srgb, linear, log, or a config name such as {examples}"
+        f"unknown colourspace '{name}' in OCIO config {config.getName()}: {hint}"
+        f"any name, alias or role of the config works, or srgb, linear, log"
     )
+
+
+def nearest_colorspaces(config: ocio.Config, name: str, count: int = 3) -> list[str]:
+    """The config's names, aliases and roles nearest to a mistyped ``name`` (case ignored), so
+    a typo such as 'ACEScgg' suggests 'ACEScg' rather than the config's first entries."""
+    spellings: dict[str, str] = {}
+    for cs in config.getColorSpaces():
+        for spelling in (cs.getName(), *cs.getAliases()):
+            spellings.setdefault(spelling.lower(), cs.getName())
+    for role, _ in config.getRoles():
+        spellings.setdefault(role.lower(), role)
+    for alias in USER_ALIASES:
+        spellings.setdefault(alias, alias)
+    matches = get_close_matches(name.strip().lower(), list(spellings), n=count * 3, cutoff=0.6)
+    return list(dict.fromkeys(spellings[m] for m in matches))[:count]
 
 
 def encoding_colorspace(config: ocio.Config, encoding: str) -> str:

@@ -8,7 +8,7 @@ writer sorts them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,8 +198,12 @@ def write_exr(
     extra_attributes: Mapping[str, str] | None = None,
     compression: str = "zip",
     pixel_type: str = "half",
+    float_channels: Collection[str] = (),
 ) -> None:
     """Write named (H, W) channels as one EXR, atomically.
+
+    ``float_channels`` are stored as 32-bit float whatever ``pixel_type`` is (Cryptomatte ids
+    are bit patterns that half precision would destroy).
 
     The arrays cover ``data_window``; ``display_window`` is stored as the full window, so
     a 1000x500 region of a 4096x2160 frame stays exactly where it was.
@@ -212,6 +216,8 @@ def write_exr(
     fmt = {"half": oiio.HALF, "float": oiio.FLOAT}[pixel_type]
     spec = oiio.ImageSpec(width, height, len(names), fmt)
     spec.channelnames = tuple(names)
+    if float_channels:
+        spec.channelformats = tuple(oiio.FLOAT if n in float_channels else fmt for n in names)
     if "A" in names:
         spec.alpha_channel = names.index("A")
     spec.x, spec.y = data_window.x, data_window.y

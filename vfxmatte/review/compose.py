@@ -6,6 +6,7 @@ overlays on the plate, one alpha over a checkerboard / grey / black, and an A/B 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 import numpy as np
@@ -44,14 +45,41 @@ def person_colour(index: int) -> np.ndarray:
     return PALETTE[index % len(PALETTE)]
 
 
+Look = Callable[[np.ndarray], np.ndarray]  # (h, w, 3) scene-linear -> display [0, 1]
+
+
 def render(
     images: FrameImages,
     mode: ViewMode,
     person: int | None,
     bg: Background = Background.CHECKER,
     strength: float = 0.55,
+    look: Look | None = None,
+    channel: str | None = None,
 ) -> np.ndarray:
-    """One view of one frame as (h, w, 3) uint8 RGB. ``person`` None means everyone."""
+    """One view of one frame as (h, w, 3) uint8 RGB. ``person`` None means everyone.
+
+    ``look`` turns the scene-linear plate into display pixels (exposure, OCIO display/view,
+    gamma); without it the sRGB proxy is shown. ``channel`` "R"/"G"/"B" shows that channel of
+    the view as grey, "A" the chosen person's alpha (everyone's union when none is chosen).
+    """
+    if channel == "A":
+        mode = ViewMode.ALPHA
+    image = _render(images, mode, person, bg, strength, look)
+    if channel in ("R", "G", "B"):
+        grey = image[..., "RGB".index(channel)]
+        image = np.repeat(grey[..., None], 3, axis=-1)
+    return image
+
+
+def _render(
+    images: FrameImages,
+    mode: ViewMode,
+    person: int | None,
+    bg: Background,
+    strength: float,
+    look: Look | None,
+) -> np.ndarray:
     alphas = images.alphas.astype(np.float32)
     n, h, w = alphas.shape
     if mode == ViewMode.ALPHA:
@@ -61,11 +89,12 @@ def render(
         grey = back * (1 - a) + a
         out = np.repeat(grey[..., None], 3, axis=-1)
         return _to_u8(out)
-    plate = (
-        images.plate.astype(np.float32) / 255.0
-        if images.plate is not None
-        else np.repeat(background(bg, h, w)[..., None], 3, axis=-1)
-    )
+    if look is not None and images.plate_linear is not None:
+        plate = look(images.plate_linear)
+    elif images.plate is not None:
+        plate = images.plate.astype(np.float32) / 255.0
+    else:
+        plate = np.repeat(background(bg, h, w)[..., None], 3, axis=-1)
     if mode == ViewMode.PLATE:
         return _to_u8(plate)
     out = plate.copy()

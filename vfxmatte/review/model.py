@@ -32,6 +32,7 @@ from vfxmatte.io.colour import (
     colorspace_of,
     encoding_colorspace,
     load_config,
+    resolve_colorspace,
 )
 from vfxmatte.io.images import ImageFrame, Window, read_image, to_display_window
 from vfxmatte.plates import open_plate
@@ -187,13 +188,15 @@ class ResultFolder:
 
 
 class PlateView:
-    """A plate sequence as display-ready sRGB (float, values above 1 clipped only for display)."""
+    """A plate sequence in the config's scene-linear space, plus its sRGB encoding."""
 
     def __init__(self, pattern: str, ocio_config: str | None = None):
         self.pattern = pattern
         self.source = open_plate(pattern)
         self.config = load_config(ocio_config)
         self.display = encoding_colorspace(self.config, "srgb")
+        self.linear = resolve_colorspace(self.config, "scene_linear")
+        self._to_srgb = ColourConverter(self.config, self.linear, self.display)
         self._converters: dict[str, ColourConverter] = {}
 
     def exists(self, frame: int) -> bool:
@@ -205,7 +208,8 @@ class PlateView:
     def read(
         self, frame: int, display_window: Window, size: tuple[int, int] | None = None
     ) -> np.ndarray:
-        """sRGB display pixels in [0, 1] on the display window, resized to ``size`` (w, h).
+        """Scene-linear pixels (the config's scene_linear role) on the display window, resized
+        to ``size`` (w, h); values above 1 are kept for the exposure control.
 
         Resizing happens before the colour conversion: averaging scene-linear values is the
         right way to shrink an image, and converting a 1280-pixel proxy instead of a 4K frame
@@ -214,12 +218,16 @@ class PlateView:
         img: ImageFrame = self.source.read(frame)
         src = colorspace_of(self.config, img)
         if src not in self._converters:
-            self._converters[src] = ColourConverter(self.config, src, self.display)
+            self._converters[src] = ColourConverter(self.config, src, self.linear)
         rgb = to_display_window(img.rgb(), img.data_window, display_window)
         if size is not None:
             rgb = _resize(rgb, *size)
-        rgb = np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0)  # after the resize: cheaper
-        return np.clip(self._converters[src].apply(rgb), 0.0, 1.0)
+        rgb = np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=0.0)  # after the resize
+        return self._converters[src].apply(rgb)
+
+    def to_srgb(self, linear: np.ndarray) -> np.ndarray:
+        """sRGB-encoded pixels in [0, 1] (the analysis' optical flow and the default look)."""
+        return np.clip(self._to_srgb.apply(linear), 0.0, 1.0)
 
 
 # -- display images and their cache ------------------------------------------------------------
@@ -233,10 +241,13 @@ class FrameImages:
     scale: float  # full-resolution pixels per image pixel (1.0 at full res)
     mask_states: dict[str, str] = field(default_factory=dict)
     plate_error: str | None = None
+    # (h, w, 3) float16 scene-linear, for exposure and the OCIO display/view
+    plate_linear: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
-        return self.alphas.nbytes + (self.plate.nbytes if self.plate is not None else 0)
+        plates = (self.plate, self.plate_linear)
+        return self.alphas.nbytes + sum(p.nbytes for p in plates if p is not None)
 
 
 def proxy_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
@@ -312,12 +323,14 @@ class ProxyCache:
         try:
             with np.load(path, allow_pickle=False) as z:
                 plate = z["plate"] if z["plate"].size else None
+                linear = z["plate_linear"] if z["plate_linear"].size else None
                 return FrameImages(
                     frame=int(z["frame"]),
                     alphas=z["alphas"],
                     plate=plate,
                     scale=float(z["scale"]),
                     mask_states=json.loads(str(z["states"])),
+                    plate_linear=linear,
                 )
         except (OSError, ValueError, KeyError):
             return None  # a damaged cache entry is rebuilt, not trusted
@@ -332,6 +345,11 @@ class ProxyCache:
                     frame=item.frame,
                     alphas=item.alphas,
                     plate=item.plate if item.plate is not None else np.zeros(0, np.uint8),
+                    plate_linear=(
+                        item.plate_linear
+                        if item.plate_linear is not None
+                        else np.zeros(0, np.float16)
+                    ),
                     scale=item.scale,
                     states=json.dumps(item.mask_states),
                 )
@@ -388,15 +406,16 @@ class FrameSource:
         )
         scale = dw.width / w
         alphas = np.stack([_resize(a, w, h) for a in res.alphas]).astype(np.float16)
-        plate = None
+        plate = linear = None
         plate_error = None
         if self.plate is not None:
             try:
                 rgb = self.plate.read(frame, dw, (w, h))
-                plate = (rgb * 255 + 0.5).astype(np.uint8)
+                linear = np.clip(rgb, -65504.0, 65504.0).astype(np.float16)
+                plate = (self.plate.to_srgb(rgb) * 255 + 0.5).astype(np.uint8)
             except VfxMatteError as exc:
                 plate_error = exc.message
-        item = FrameImages(frame, alphas, plate, scale, res.mask_states, plate_error)
+        item = FrameImages(frame, alphas, plate, scale, res.mask_states, plate_error, linear)
         self.cache.put(key, item)
         return item
 

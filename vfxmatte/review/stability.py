@@ -27,6 +27,9 @@ SPIKE_FLOOR = 0.05  # ... and above this absolute share (5% of the matte changed
 AREA_JUMP = 1.5  # area growing or shrinking by this factor between frames is suspicious
 
 
+EXPECTED_STATES = ("propagated",)  # MaskState values that are a choice, not a problem
+
+
 @dataclass
 class StabilityReport:
     """Changes and flags per person; ``changes[p][i]`` belongs to ``frames[i]`` (None: no previous)."""
@@ -36,6 +39,9 @@ class StabilityReport:
     changes: dict[str, list[float | None]] = field(default_factory=dict)
     areas: dict[str, list[float | None]] = field(default_factory=dict)
     flags: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    # frame -> person -> a mask state that is by design, not a fault (e.g. "propagated": the
+    # mask was carried from keyframes on purpose); shown as a state, never flagged
+    states: dict[int, dict[str, str]] = field(default_factory=dict)
     flow_compensated: bool = False
 
     def flag(self, frame: int, person: str, reason: str) -> None:
@@ -126,7 +132,9 @@ def analyse(
             area = float(a.sum()) / npix
             report.areas[p][i] = area
             state = cur.mask_states.get(p, "ok")
-            if state not in ("ok", ""):
+            if state in EXPECTED_STATES:
+                report.states.setdefault(frame, {})[p] = state
+            elif state not in ("ok", ""):
                 report.flag(frame, p, f"mask {state}")
             if area < EMPTY_AREA:
                 report.flag(frame, p, "empty matte")

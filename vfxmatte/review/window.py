@@ -13,17 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer
-from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -34,9 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from vfxmatte.errors import VfxMatteError
+from vfxmatte.io.colour import load_config
 from vfxmatte.jobspec import JobSpec
 from vfxmatte.review import compose
 from vfxmatte.review.compose import Background, ViewMode
+from vfxmatte.review.display import DisplayLook, ViewSettings
 from vfxmatte.review.model import (
     APPROVED,
     FLAGGED,
@@ -48,9 +46,12 @@ from vfxmatte.review.model import (
     ReviewStore,
     open_plate_view,
 )
+from vfxmatte.review.people_panel import PeoplePanel
 from vfxmatte.review.rerun import base_spec
 from vfxmatte.review.rerun_panel import RerunPanel
 from vfxmatte.review.stability import StabilityReport, analyse
+from vfxmatte.review.verdict_panel import VerdictPanel
+from vfxmatte.review.view_controls import ViewControls
 from vfxmatte.review.widgets import ImageViewer, StabilityGraph
 from vfxmatte.review.workers import GuiThreadCollector, Worker
 from vfxmatte.sequence import format_frames
@@ -71,6 +72,7 @@ class ReviewOptions:
     cache_dir: str | None = None
     proxy_long_side: int = PROXY_LONG_SIDE
     cache_mb: int = 768
+    view: ViewSettings | None = None  # display/view/exposure/gamma/channel (default: config's)
 
 
 class ReviewWindow(QMainWindow):
@@ -124,15 +126,9 @@ class ReviewWindow(QMainWindow):
         self.view_note.setWordWrap(True)  # long file paths must not widen the window
 
         # left: people
-        self.people_list = QListWidget()
-        self.people_list.currentRowChanged.connect(self._on_person_row)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addWidget(QLabel("People"))
-        lv.addWidget(self.people_list)
-        self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
-        lv.addWidget(self.info_label)
+        left = self.people = PeoplePanel()
+        self.people.personChanged.connect(self._on_person_row)
+        self.people_list, self.info_label = self.people.list, self.people.info
 
         # viewer toolbar
         self.mode_box = QComboBox()
@@ -168,36 +164,23 @@ class ReviewWindow(QMainWindow):
         for w in (self.compare_button, self.wipe_check, self.wipe_slider):
             wipe_bar.addWidget(w)
         wipe_bar.addStretch(1)
+        self.look = DisplayLook(load_config(self.options.ocio_config))
+        self.view_controls = ViewControls(self.look, self.options.view)
+        self.view_controls.changed.connect(self.show_frame)
         centre = QWidget()
         cv = QVBoxLayout(centre)
         cv.addLayout(bar)
+        cv.addWidget(self.view_controls)
         cv.addLayout(wipe_bar)
         cv.addWidget(self.view_note)
         cv.addWidget(self.viewer, 1)
 
         # right: review + re-run
-        self.verdict_label = QLabel("-")
-        self.note_edit = QLineEdit()
-        self.note_edit.setPlaceholderText("note (e.g. hair edge boils)")
-        approve = QPushButton("Approve (A)")
-        approve.clicked.connect(lambda: self.mark(APPROVED))
-        flag = QPushButton("Flag (F)")
-        flag.clicked.connect(lambda: self.mark(FLAGGED))
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.clear_mark)
-        self.flagged_list = QListWidget()
-        self.flagged_list.itemActivated.connect(self._on_flag_item)
-        self.flagged_list.itemClicked.connect(self._on_flag_item)
-        review_box = QGroupBox("Review")
-        rv = QVBoxLayout(review_box)
-        rv.addWidget(self.verdict_label)
-        rv.addWidget(self.note_edit)
-        row = QHBoxLayout()
-        for b in (approve, flag, clear):
-            row.addWidget(b)
-        rv.addLayout(row)
-        rv.addWidget(QLabel("Flagged (review) and suspicious (analysis) frames"))
-        rv.addWidget(self.flagged_list, 1)
+        review_box = self.verdicts = VerdictPanel()
+        self.verdicts.marked.connect(lambda s: self.mark(s) if s else self.clear_mark())
+        self.verdicts.frameChosen.connect(self.go_to_frame)
+        self.note_edit, self.flagged_list = self.verdicts.note_edit, self.verdicts.flagged_list
+        self.verdict_label = self.verdicts.verdict_label
 
         self.rerun = RerunPanel(self.pool)
         self.rerun.requested.connect(self.start_rerun)
@@ -230,7 +213,6 @@ class ReviewWindow(QMainWindow):
         self.analysis_progress.setFormat("analysis %v/%m")
 
         left.setMinimumWidth(150)
-        left.setMaximumWidth(260)
         right.setMaximumWidth(380)
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -255,11 +237,18 @@ class ReviewWindow(QMainWindow):
         for key, fn in (
             (Qt.Key.Key_Left, lambda: self.step(-1)),
             (Qt.Key.Key_Right, lambda: self.step(1)),
-            (Qt.Key.Key_A, lambda: self.mark(APPROVED)),
+            (Qt.Modifier.SHIFT | Qt.Key.Key_A, lambda: self.mark(APPROVED)),
             (Qt.Key.Key_F, lambda: self.mark(FLAGGED)),
             (Qt.Key.Key_W, lambda: self.wipe_check.toggle()),
         ):
             QShortcut(QKeySequence(key), self, activated=fn)
+        # Channel keys as in Nuke's viewer: R, G, B, A; the same key again returns to RGB.
+        for channel in "RGBA":
+            QShortcut(
+                QKeySequence(getattr(Qt.Key, f"Key_{channel}")),
+                self,
+                activated=lambda c=channel: self.view_controls.set_channel(c),
+            )
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:
@@ -294,7 +283,7 @@ class ReviewWindow(QMainWindow):
             self.result = self.source = self.store = None
             self.frames = []
             self.viewer.clear()
-            self.people_list.clear()
+            self.people.clear()
             self.graph.set_frames([])
             self._set_enabled(False)
             self.show_message(f"Cannot review {path}: {exc.message}", error=True)
@@ -306,15 +295,7 @@ class ReviewWindow(QMainWindow):
         self.frame_errors.clear()
         self.report = None
         self.setWindowTitle(f"vfxmatte review - {result.sequence}")
-        self.people_list.blockSignals(True)
-        self.people_list.clear()
-        self.people_list.addItem("All people")
-        for i, name in enumerate(result.people):
-            item = QListWidgetItem(name)
-            item.setIcon(_swatch(i))
-            self.people_list.addItem(item)
-        self.people_list.setCurrentRow(0)
-        self.people_list.blockSignals(False)
+        self.people.set_people(result.people)
         self.person = None
         plate_text = result.plate_pattern or "none"
         self.info_label.setText(
@@ -392,7 +373,7 @@ class ReviewWindow(QMainWindow):
         self.go_to_index(self.index + delta)
 
     def set_person(self, index: int | None) -> None:
-        self.people_list.setCurrentRow(0 if index is None else index + 1)
+        self.people.select(index)
 
     def _on_person_row(self, row: int) -> None:
         self.person = None if row <= 0 else row - 1
@@ -540,7 +521,7 @@ class ReviewWindow(QMainWindow):
         notes = []
         if a.plate_error:
             notes.append(a.plate_error)
-        image = compose.render(a, self.mode, self.person, self.bg)
+        image = compose.render(a, self.mode, self.person, self.bg, **self._look_args())
         if self.wipe_on and self.compare is not None:
             b_image, b_note = self._compare_image(frame, full and a.scale == 1.0, a)
             if b_image is not None:
@@ -569,7 +550,12 @@ class ReviewWindow(QMainWindow):
             name = self.source.result.people[person] if self.source else ""
             people_b = self.compare.result.people
             person = people_b.index(name) if name in people_b else None
-        return compose.render(b, self.mode, person, self.bg), ""
+        return compose.render(b, self.mode, person, self.bg, **self._look_args()), ""
+
+    def _look_args(self) -> dict:
+        """Exposure, OCIO display/view, gamma and channel for :func:`compose.render`."""
+        view = self.view_controls.settings
+        return {"look": lambda linear: self.look.apply(linear, view), "channel": view.channel}
 
     # -- review --------------------------------------------------------------------------------
     def _people_for_verdict(self) -> list[str]:
@@ -583,7 +569,7 @@ class ReviewWindow(QMainWindow):
         """Approve or flag the current frame for the chosen person (or everyone); saved at once."""
         if self.store is None or self.frame is None:
             return
-        text = self.note_edit.text() if note is None else note
+        text = self.verdicts.note if note is None else note
         for name in self._people_for_verdict():
             self.store.set(self.frame, name, status, text)
         self._save_review()
@@ -608,53 +594,32 @@ class ReviewWindow(QMainWindow):
         if self.store is None or self.result is None or self.frame is None:
             return
         suspicious = self.report.flags.get(self.frame, {}) if self.report else {}
-        for i, name in enumerate(self.result.people):
+        states = self.report.states.get(self.frame, {}) if self.report else {}
+        marks = {}
+        for name in self.result.people:
             v = self.store.get(self.frame, name)
-            mark = {APPROVED: "  [approved]", FLAGGED: "  [flagged]"}.get(v.status, "") if v else ""
-            warn = "  (!) " + ", ".join(suspicious[name]) if name in suspicious else ""
-            item = self.people_list.item(i + 1)
-            if item is not None:
-                item.setText(f"{name}{mark}{warn}")
-                item.setToolTip(f"{name}{mark}{warn}")
-        lines = []
-        for name in self._people_for_verdict():
-            v = self.store.get(self.frame, name)
-            lines.append(
-                f"{name}: {v.status}{' - ' + v.note if v and v.note else ''}"
-                if v
-                else f"{name}: not reviewed"
-            )
-        self.verdict_label.setText(f"frame {self.frame}\n" + "\n".join(lines))
+            if v is not None and v.status in (APPROVED, FLAGGED):
+                marks[name] = v.status
+        self.people.show_frame_state(marks, states, suspicious)
+        chosen = {name: self.store.get(self.frame, name) for name in self._people_for_verdict()}
+        self.verdicts.show_verdicts(self.frame, chosen)
 
     def _refresh_flag_list(self) -> None:
-        self.flagged_list.clear()
         if self.store is None:
+            self.verdicts.show_frames([], {})
             return
-        review_flags, approved = set(), set()
+        flagged, review_flags, approved = [], set(), set()
         for frame, people in sorted(self.store.verdicts.items()):
             for name, v in sorted(people.items()):
                 if v.status == FLAGGED:
                     review_flags.add(frame)
-                    item = QListWidgetItem(f"{frame}  {name}: flagged {v.note}".rstrip())
-                    item.setData(Qt.ItemDataRole.UserRole, frame)
-                    self.flagged_list.addItem(item)
+                    flagged.append((frame, name, v.note))
                 else:
                     approved.add(frame)
-        if self.report:
-            for frame, people in sorted(self.report.flags.items()):
-                for name, reasons in people.items():
-                    item = QListWidgetItem(f"{frame}  {name}: {', '.join(reasons)}")
-                    item.setData(Qt.ItemDataRole.UserRole, frame)
-                    item.setForeground(QColor(220, 80, 80))
-                    self.flagged_list.addItem(item)
+        self.verdicts.show_frames(flagged, self.report.flags if self.report else {})
         self.graph.review_flags = review_flags
         self.graph.approved = approved - review_flags
         self.graph.update()
-
-    def _on_flag_item(self, item: QListWidgetItem) -> None:
-        frame = item.data(Qt.ItemDataRole.UserRole)
-        if frame is not None:
-            self.go_to_frame(int(frame))
 
     # -- stability analysis (background) ----------------------------------------------------------
     def start_analysis(self) -> None:
@@ -768,10 +733,3 @@ class ReviewWindow(QMainWindow):
         self.workers.clear()
         super().closeEvent(event)
         self.collector.stop()
-
-
-def _swatch(index: int) -> QIcon:
-    pix = QPixmap(12, 12)
-    r, g, b = (float(c) for c in compose.person_colour(index))
-    pix.fill(QColor.fromRgbF(r, g, b))
-    return QIcon(pix)
