@@ -15,7 +15,7 @@ from cli import (
     run_cmd,
     serve_cmd,
 )
-from cli.errors import run_guarded
+from cli.errors import install_signal_handlers, run_guarded
 
 app = typer.Typer(
     name="vfxmatte",
@@ -39,9 +39,14 @@ for module in (
     module.register(app)
 
 
-def main() -> None:
-    """Console-script entry point: one-line errors and stable exit codes."""
-    run_guarded(app)
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors, stable exit codes, clean stop on signals.
+
+    ``argv`` (default: the process's arguments) lets tests run a command in-process.
+    """
+    if argv is None:
+        install_signal_handlers()
+    run_guarded(lambda: app(args=argv, prog_name="vfxmatte"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,7 +16,9 @@ class JobSpec(BaseModel):
     out: str
     masks: dict[str, str] = Field(default_factory=dict, description="layer name -> mask sequence")
     id_map: str | None = None
-    ids: list[int] | None = None
+    ids: list[Annotated[int, Field(gt=0, lt=1 << 31)]] | None = Field(
+        None, description="ID-map ids to matte (positive; 0 is background)"
+    )
     frames: str | None = Field(None, description="frame spec; default: every plate frame on disk")
     engine: str = "guided"
     engine_options: dict[str, Any] = Field(default_factory=dict)
@@ -33,7 +35,9 @@ class JobSpec(BaseModel):
     clean_plate: str | None = None
     # Video (issue 5). temporal_strength's default equals refine.temporal.DEFAULT_STRENGTH (kept
     # literal so the spec imports no OpenCV); 0 turns smoothing off.
-    preroll: int = Field(0, ge=0, description="frames before the range processed, not written")
+    preroll: int = Field(
+        0, ge=0, le=1000, description="frames before the range processed, not written (max 1000)"
+    )
     temporal_strength: float = Field(0.9, ge=0.0, lt=1.0)
     keyframes: list[int] | None = Field(
         None, description="frames whose masks are used; others are propagated"

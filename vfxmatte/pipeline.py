@@ -27,7 +27,7 @@ from vfxmatte.engines import Engine, EngineInput, create_engine
 from vfxmatte.errors import BadArgumentError, CancelledError, EngineError, OutOfMemoryError
 from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_events
 from vfxmatte.flow import to_grey
-from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
+from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps, remove_temps_of
 from vfxmatte.io.colour import (
     ColourConverter,
     colorspace_of,
@@ -52,6 +52,7 @@ from vfxmatte.refine.consistency import enforce_instance_consistency
 from vfxmatte.refine.foreground import premultiplied_foreground
 from vfxmatte.refine.temporal import TemporalSmoother
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
+from vfxmatte.validate import preflight
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Job:
         order = [*self.preroll_frames, *self.frames]
         self._follows = dict(zip(order[1:], order[:-1], strict=True))  # frame -> its predecessor
         self._last_smoothed: int | None = None
+        self.notes = preflight(self)  # hardening (issue 17): refused before frame 1, or warned
 
     # -- validation -------------------------------------------------------------------------
     def _resolve_frames(self) -> list[int]:
@@ -334,6 +336,7 @@ class Job:
     # -- the loop ---------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> JobResult:
         result = JobResult(frames=list(self.frames))
+        started = time.time()
         out_dir = self.out.path(self.frames[0]).parent
         ensure_writable_dir(out_dir)
         remove_stale_temps(out_dir)
@@ -348,6 +351,9 @@ class Job:
         )
         required = self.output_channels(self.masks.names)
         first = True
+        for note in self.notes:
+            result.warnings.append(note)
+            self.on_event(ProgressEvent(EventKind.WARNING, self.frames[0], message=note))
         if self.preroll_note:
             result.warnings.append(self.preroll_note)
             self.on_event(
@@ -376,6 +382,8 @@ class Job:
             preview.abort()
             raise
         preview.close()
+        if result.complete:  # temps of our frames left by a killed earlier run
+            remove_temps_of([self.out.path(f) for f in self.frames], started)
         self.on_event(
             ProgressEvent(
                 EventKind.DONE,
