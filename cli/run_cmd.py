@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from vfxmatte.errors import BadArgumentError, ExitCode, VfxMatteError
 from vfxmatte.jobspec import JobSpec
@@ -14,6 +13,7 @@ from vfxmatte.options import parse_engine_options
 from vfxmatte.pipeline import Job
 from vfxmatte.progress import make_reporter
 from vfxmatte.sequence import parse_frames
+from vfxmatte.validate import spec_from
 
 
 def parse_mask_options(masks: list[str]) -> dict[str, str]:
@@ -55,13 +55,7 @@ def parse_keyframes(text: str | None) -> list[int] | None:
 
 
 def build_spec(**fields: object) -> JobSpec:
-    try:
-        return JobSpec(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        msg = first.get("msg", "invalid value").removeprefix("Value error, ")
-        raise BadArgumentError(f"{where + ': ' if where else ''}{msg}") from exc
+    return spec_from(**fields)  # one-line errors shared with the service (vfxmatte.validate)
 
 
 def run(

@@ -18,6 +18,7 @@ from vfxmatte.io.images import probe_image
 from vfxmatte.sequence import SequencePath, format_frames
 
 if TYPE_CHECKING:
+    from vfxmatte.jobspec import JobSpec
     from vfxmatte.pipeline import Job
 
 MAX_PREROLL = 1000  # pre-roll frames matted but not written; more is a typo (JobSpec enforces it)
@@ -113,3 +114,18 @@ def preflight(job: Job) -> list[str]:
         check_clean_plate_frames(spec.clean_plate, order)
     source = getattr(job.masks, "inner", job.masks)  # under keyframe propagation
     return list(getattr(source, "notes", []))
+
+
+def spec_from(**fields: object) -> JobSpec:
+    """A JobSpec, or one line naming the first field that is wrong (for the CLI and the service)."""
+    from pydantic import ValidationError
+
+    from vfxmatte.jobspec import JobSpec
+
+    try:
+        return JobSpec(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise BadArgumentError(f"{where + ': ' if where else ''}{msg}") from None
