@@ -117,7 +117,16 @@ def random_request(rng: random.Random, shot_dir: Path, out_dir: Path, n: int):
         )
         return "POST", "/v1/jobs", raw, rng.choice(["application/json", "text/plain"])
     segment = rng.choice(
-        ["%ED%A0%80", "%00", "..", "%2e%2e", "x" * 300, "123456789012345678901234567890", "-1", "😀"]
+        [
+            "%ED%A0%80",
+            "%00",
+            "..",
+            "%2e%2e",
+            "x" * 300,
+            "123456789012345678901234567890",
+            "-1",
+            "😀",
+        ]
     )
     method, url = rng.choice(
         [
@@ -185,12 +194,16 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, one_torch_thread) -> No
         {"ids": [10**30]},
         {"preroll": 10**9},
         {"temporal_strength": 1e999},
+        {"out": "PLATE"},
+        {"out": "PLATE_PRINTF"},
     ],
 )
 def test_named_hostile_requests_are_4xx(tmp_path: Path, payload: dict) -> None:
     shot = make_tiny_shot(tmp_path / "root" / "shot")
     settings = ServiceSettings(token=TOKEN, roots=[tmp_path / "root"], work_dir=tmp_path / "w")
     req = {**valid_request(shot.folder, tmp_path / "root" / "o", 0), **payload}
+    if req["out"] in ("PLATE", "PLATE_PRINTF"):  # --out naming the plate, either spelling
+        req["out"] = shot.plate if req["out"] == "PLATE" else shot.plate.replace("####", "%04d")
     if "ids" in payload:
         req.pop("masks")
         req["id_map"] = str(shot.folder / "ids.####.png")
@@ -198,3 +211,28 @@ def test_named_hostile_requests_are_4xx(tmp_path: Path, payload: dict) -> None:
         r = client.post("/v1/jobs", content=body_bytes(req), headers=AUTH)
         assert 400 <= r.status_code < 500, r.text
         assert client.get("/health").status_code == 200
+
+
+def test_a_deep_exr_job_fails_alone_and_the_service_keeps_serving(
+    tmp_path: Path, one_torch_thread
+) -> None:
+    from bad_files import write_deep
+
+    shot = make_tiny_shot(tmp_path / "root" / "shot")
+    write_deep(shot.folder / "plate.1002.exr")
+    good = make_tiny_shot(tmp_path / "root" / "good")
+    settings = ServiceSettings(token=TOKEN, roots=[tmp_path / "root"], work_dir=tmp_path / "w")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        bad = client.post(
+            "/v1/jobs", json=valid_request(shot.folder, tmp_path / "root/o", 1), headers=AUTH
+        )
+        assert bad.status_code == 202, bad.text
+        fine = client.post(
+            "/v1/jobs", json=valid_request(good.folder, tmp_path / "root/o", 2), headers=AUTH
+        )
+        failed, done = wait_done(client, bad.json()["id"]), wait_done(client, fine.json()["id"])
+        assert failed["state"] == "failed" and failed["exit_code"] == 3
+        assert "plate frame 1002" in failed["error"] and "deep" in failed["error"]
+        assert "\n" not in failed["error"]
+        assert done["state"] == "done", done
+        assert client.get("/health").json()["status"] == "ok"

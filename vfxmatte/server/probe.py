@@ -50,14 +50,19 @@ def job_input_files(spec: JobSpec) -> list[tuple[str, str, bool]]:
     return files
 
 
-def probe_in_child(files: list[tuple[str, str, bool]]) -> tuple[str, ExitCode] | None:
-    """Decode ``files`` in a child process; None when all are fine, else (message, exit code)."""
+def probe_in_child(
+    files: list[tuple[str, str, bool]], command: list[str] | None = None
+) -> tuple[str, ExitCode] | None:
+    """Decode ``files`` in a child process; None when all are fine, else (message, exit code).
+
+    ``command`` replaces the child (tests use one that really segfaults).
+    """
     if not files:
         return None
     timeout = 30.0 + PROBE_SECONDS_PER_FILE * len(files)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "vfxmatte.server.probe"],
+            command or [sys.executable, "-m", "vfxmatte.server.probe"],
             input=json.dumps(files),
             capture_output=True,
             text=True,
