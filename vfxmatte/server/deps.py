@@ -50,7 +50,9 @@ def reject_unencodable(value: Any, where: str = "body", depth: int = 0) -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadArgumentError(f"{where}: text is not valid Unicode (a lone surrogate)") from None
+            raise BadArgumentError(
+                f"{where}: text is not valid Unicode (a lone surrogate)"
+            ) from None
         if "\x00" in value:
             raise BadArgumentError(f"{where}: text contains a NUL character")
     elif isinstance(value, dict):

@@ -105,7 +105,9 @@ def main() -> int:
             print(f"error\t{int(exc.exit_code)}\t{exc.message}", flush=True)
             return 1
         except MemoryError:
-            print(f"error\t{int(ExitCode.OUT_OF_MEMORY)}\t{what} ({path}): out of memory", flush=True)
+            print(
+                f"error\t{int(ExitCode.OUT_OF_MEMORY)}\t{what} ({path}): out of memory", flush=True
+            )
             return 1
     return 0
 
