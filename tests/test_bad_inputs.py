@@ -143,6 +143,21 @@ def _out_under_a_file(shot: TinyShot, out: Path) -> list[str]:
     return out_is(lambda s: str(Path(s.plate).parent / "plate.1001.exr" / "m.####.exr"))(shot, out)
 
 
+def _raw_byte(folder: Path, name: str) -> Path:
+    """``folder/name`` with a byte that is not UTF-8 in the name (as some file servers have)."""
+    return Path(os.fsdecode(os.fsencode(str(folder)) + b"/" + name.encode() + b"\xff"))
+
+
+def _plate_path_not_utf8(shot: TinyShot, out: Path) -> list[str]:
+    raw = _raw_byte(shot.folder.parent, "shot")
+    os.rename(shot.folder, raw)
+    return base(TinyShot(raw), out)
+
+
+def _out_path_not_utf8(shot: TinyShot, out: Path) -> list[str]:
+    return out_is(lambda s: str(_raw_byte(out, "dir") / "m.####.exr"))(shot, out)
+
+
 def _ids_absent(shot: TinyShot, out: Path) -> list[str]:
     return base(shot, out, "--id-map", shot.id_map, "--ids", "1,7", masks=False)
 
@@ -230,6 +245,7 @@ CASES = [
     ),
     Case("out_not_exr", out_is(lambda s: str(s.folder / "o" / "m.####.png")), BAD, "EXR"),
     Case("out_without_padding", out_is(lambda s: str(s.folder / "o" / "m.exr")), BAD, "padding"),
+    Case("out_path_not_utf8", _out_path_not_utf8, BAD, "job.out"),
     Case("out_under_a_file", _out_under_a_file, OUTPUT, "cannot create output folder"),
     # -- other options (2) ----------------------------------------------------------------------
     Case("compression_bogus", extra("--compression", "lzma"), BAD, "--compression"),
@@ -244,6 +260,7 @@ CASES = [
     # -- plate content (3, 5) -------------------------------------------------------------------
     Case("plate_missing", lambda s, o: base(TinyShot(s.folder / "nope"), o), MISSING, "missing"),
     Case("plate_frame_missing", with_frames("1001-1003"), MISSING, "1003"),
+    Case("plate_path_not_utf8", _plate_path_not_utf8, MISSING, "not valid UTF-8"),
     Case("plate_deep_exr", replace_plate(write_deep), MISSING, "deep"),
     Case(
         "plate_multipart_without_rgb",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vfxmatte.errors import BadArgumentError, MissingInputError
 from vfxmatte.io.images import probe_image
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from vfxmatte.jobspec import JobSpec
     from vfxmatte.pipeline import Job
 
+MAX_TEXT_DEPTH = 32  # nesting accepted in free-form request values
 MAX_PREROLL = 1000  # pre-roll frames matted but not written; more is a typo (JobSpec enforces it)
 
 
@@ -101,6 +102,7 @@ def probe_plate(job: Job, frames: list[int]) -> None:
 def preflight(job: Job) -> list[str]:
     """Every check that needs the resolved job, before frame 1; returns warnings to report."""
     spec = job.spec
+    reject_unencodable(spec.model_dump(), "job")
     order = [*job.preroll_frames, *job.frames]
     inputs = {
         "plate": spec.plate,
@@ -129,3 +131,30 @@ def spec_from(**fields: object) -> JobSpec:
         where = ".".join(str(p) for p in first.get("loc", ()))
         msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         raise BadArgumentError(f"{where + ': ' if where else ''}{msg}") from None
+
+
+def reject_unencodable(value: Any, where: str = "body", depth: int = 0) -> None:
+    """Refuse text that cannot become a file name or a log line: lone surrogates, NUL.
+
+    JSON allows ``"\\ud800"`` and a POSIX command line may carry bytes that are not UTF-8 (Python
+    keeps them as surrogates); OpenImageIO and every encoder later refuse such a str, so it is
+    caught before the job starts, as one line naming the field.
+    """
+    if depth > MAX_TEXT_DEPTH:
+        raise BadArgumentError(f"{where}: nested too deeply")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadArgumentError(
+                f"{where}: text is not valid Unicode (a lone surrogate)"
+            ) from None
+        if "\x00" in value:
+            raise BadArgumentError(f"{where}: text contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_unencodable(key, f"{where} key", depth + 1)
+            reject_unencodable(item, f"{where}.{key}" if isinstance(key, str) else where, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            reject_unencodable(item, where, depth + 1)

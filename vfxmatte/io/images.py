@@ -221,6 +221,13 @@ def probe_image(path: str | Path, what: str = "image", colour: bool = False) -> 
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"{what} is missing: {path}")
+    try:
+        str(path).encode("utf-8")  # OIIO takes UTF-8 names only (a raw byte in a folder name)
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode()
+        raise InvalidInputError(
+            f"{what} ({shown}): the path is not valid UTF-8; rename the file or folder"
+        ) from None
     if path.suffix.lower() == ".png" and (damage := _png_damage(path)):
         raise InvalidInputError(f"{what} ({path}) is {damage}; re-export the file")
     specs = _header_specs(path, what)

@@ -13,7 +13,6 @@ from vfxmatte.sequence import SequencePath, format_frames, parse_frames
 from vfxmatte.server.deps import (
     manager_of,
     policy_of,
-    reject_unencodable,
     require_token,
     settings_of,
     uploads_dir_of,
@@ -22,7 +21,7 @@ from vfxmatte.server.jobs import JobRecord, QueueFullError, job_folder
 from vfxmatte.server.models import JobRequest
 from vfxmatte.server.paths import PathPolicy
 from vfxmatte.server.routes_uploads import upload_folder
-from vfxmatte.validate import check_out_not_input, spec_from
+from vfxmatte.validate import check_out_not_input, reject_unencodable, spec_from
 
 router = APIRouter(prefix="/v1/jobs", dependencies=[Depends(require_token)])
 
