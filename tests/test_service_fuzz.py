@@ -179,6 +179,7 @@ def test_fuzzed_requests_never_get_a_5xx(tmp_path: Path, one_torch_thread) -> No
         view = wait_done(client, submitted.json()["id"])
         assert view["state"] == "done", view
         assert sorted(view["outputs"]) == ["1001", "1002"]
+    print(f"fuzz statuses (seed {SEED}): {dict(sorted(statuses.items()))}")
     assert statuses.get(202, 0) > 0 and statuses.get(422, 0) > 0 and statuses.get(400, 0) > 0
 
 
@@ -236,3 +237,22 @@ def test_a_deep_exr_job_fails_alone_and_the_service_keeps_serving(
         assert "\n" not in failed["error"]
         assert done["state"] == "done", done
         assert client.get("/health").json()["status"] == "ok"
+
+
+def test_an_aborted_upload_leaves_no_part_file(tmp_path: Path) -> None:
+    settings = ServiceSettings(
+        token=TOKEN, roots=[], work_dir=tmp_path / "w", max_upload_bytes=100_000
+    )
+
+    def chunks():  # no Content-Length: the limit stops the stream part-way through
+        for _ in range(10):
+            yield b"0" * 30_000
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        upload = client.post("/v1/uploads", headers=AUTH).json()["id"]
+        r = client.put(f"/v1/uploads/{upload}/plate.1001.exr", content=chunks(), headers=AUTH)
+        assert r.status_code == 413
+        folder = tmp_path / "w" / "uploads" / upload
+        assert list(folder.iterdir()) == []  # neither the file nor its .part
+        ok = client.put(f"/v1/uploads/{upload}/plate.1001.exr", content=b"x" * 10, headers=AUTH)
+        assert ok.status_code == 201 and [p.name for p in folder.iterdir()] == ["plate.1001.exr"]
