@@ -20,7 +20,7 @@ from test_bad_inputs import base, run_in_process
 from vfxmatte.errors import ExitCode
 from vfxmatte.io.atomic import TEMP_MARK, temp_path_for
 from vfxmatte.io.images import Window, exr_is_complete, read_image, write_exr
-from vfxmatte.server.probe import job_input_files, probe_in_child
+from vfxmatte.server.probe import ProbeProcess, job_input_files
 
 
 def test_multipart_plate_reads_the_part_holding_rgb(tmp_path: Path) -> None:
@@ -117,13 +117,12 @@ def test_probe_names_the_file_that_crashes_the_decoder(tmp_path: Path) -> None:
     """A real segfault in the child: the parent reports it as that job's one-line failure."""
     crash = (
         "import ctypes, json, sys\n"
-        "files = json.load(sys.stdin)\n"
+        "files = json.loads(sys.stdin.readline())\n"
         "print('reading\\t' + files[0][0] + ' (' + files[0][1] + ')', flush=True)\n"
         "ctypes.string_at(0)\n"
     )
-    failure = probe_in_child(
-        [("plate frame 1001", "/s/plate.1001.exr", True)], [sys.executable, "-c", crash]
-    )
+    probe = ProbeProcess([sys.executable, "-c", crash])
+    failure = probe.check([("plate frame 1001", "/s/plate.1001.exr", True)])
     assert failure is not None
     message, code = failure
     assert code == ExitCode.MISSING_INPUT
@@ -143,6 +142,12 @@ def test_probe_child_refuses_a_deep_plate_in_one_line(tmp_path: Path) -> None:
     )
     files = job_input_files(spec)
     assert len(files) == 4  # two plate frames, two mask frames
-    message, code = probe_in_child(files)
-    assert code == ExitCode.MISSING_INPUT and "plate frame 1002" in message and "deep" in message
+    probe = ProbeProcess()
+    try:
+        message, code = probe.check(files)
+        assert code == ExitCode.MISSING_INPUT and "plate frame 1002" in message
+        assert "deep" in message
+        assert probe.check(files[:1]) is None  # the same child answers the next job
+    finally:
+        probe.close()
     assert SIZE == 32

@@ -123,7 +123,11 @@ class JobManager:
         self, workers: int = 1, queue_size: int = 64, history: int = 1000, probe: bool = True
     ):
         self.workers = max(1, workers)
-        self.probe = probe  # decode inputs in a child process first (vfxmatte.server.probe)
+        self.probe = None  # decodes each job's inputs in a child process first
+        if probe:
+            from vfxmatte.server.probe import ProbeProcess
+
+            self.probe = ProbeProcess()
         self.queue_size = queue_size
         self.history = history
         self._queue: queue.Queue[JobRecord | None] = queue.Queue(maxsize=queue_size)
@@ -150,6 +154,8 @@ class JobManager:
                 break
         for t in self._threads:
             t.join(timeout)
+        if self.probe is not None:
+            self.probe.close()
 
     # -- requests ---------------------------------------------------------------------------
     @staticmethod
@@ -226,10 +232,10 @@ class JobManager:
         with rec.lock:
             rec.state = JobState.RUNNING
             rec.started = time.time()
-        if self.probe:
-            from vfxmatte.server.probe import job_input_files, probe_in_child
+        if self.probe is not None:
+            from vfxmatte.server.probe import job_input_files
 
-            failure = probe_in_child(job_input_files(rec.spec))
+            failure = self.probe.check(job_input_files(rec.spec))
             if failure is not None:
                 rec._finish(JobState.FAILED, *failure)
                 return

@@ -11,9 +11,13 @@ decodes it in its own process).
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from vfxmatte.errors import ExitCode, VfxMatteError
@@ -50,65 +54,131 @@ def job_input_files(spec: JobSpec) -> list[tuple[str, str, bool]]:
     return files
 
 
-def probe_in_child(
-    files: list[tuple[str, str, bool]], command: list[str] | None = None
-) -> tuple[str, ExitCode] | None:
-    """Decode ``files`` in a child process; None when all are fine, else (message, exit code).
+class ProbeProcess:
+    """One long-lived decoding child shared by the service's workers, restarted after a crash.
 
-    ``command`` replaces the child (tests use one that really segfaults).
+    Starting Python with OpenImageIO costs a second or more on a busy host, so the child stays up
+    between jobs; it holds no image between requests. Protocol, one line each: the parent sends
+    a JSON list of (what, path, is the plate); the child answers ``reading\t<what (path)>`` before
+    each file and ends with ``ok`` or ``error\t<exit code>\t<message>``. End of output means the
+    child died on the file it was reading.
     """
-    if not files:
-        return None
-    timeout = 30.0 + PROBE_SECONDS_PER_FILE * len(files)
-    try:
-        proc = subprocess.run(
-            command or [sys.executable, "-m", "vfxmatte.server.probe"],
-            input=json.dumps(files),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return (
-            f"decoding the job's {len(files)} input file(s) took over {timeout:.0f} s; "
-            "check the files",
-            ExitCode.MISSING_INPUT,
-        )
-    lines = proc.stdout.splitlines()
-    if proc.returncode == 0:
-        return None
-    if lines and lines[-1].startswith("error\t"):
-        _, code, message = lines[-1].split("\t", 2)
-        return message, ExitCode(int(code))
-    reading = [ln.split("\t", 1)[1] for ln in lines if ln.startswith("reading\t")]
-    culprit = reading[-1] if reading else "an input file"
-    how = (
-        f"signal {signal.Signals(-proc.returncode).name}"
-        if proc.returncode < 0
-        else f"exit {proc.returncode}"
-    )
-    return (
-        f"{culprit} crashed the image decoder ({how}); re-render or replace that file",
-        ExitCode.MISSING_INPUT,
-    )
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self._command = command or [sys.executable, "-m", "vfxmatte.server.probe"]
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+        self._lock = threading.Lock()
+
+    def check(self, files: list[tuple[str, str, bool]]) -> tuple[str, ExitCode] | None:
+        """Decode ``files`` in the child: None when all are fine, else (message, exit code)."""
+        if not files:
+            return None
+        timeout = 30.0 + PROBE_SECONDS_PER_FILE * len(files)
+        request = json.dumps(files).encode() + b"\n"
+        with self._lock:
+            for attempt in range(2):  # a child that died since the last job is started afresh
+                proc = self._start()
+                assert proc.stdin is not None
+                try:
+                    proc.stdin.write(request)
+                    proc.stdin.flush()
+                    break
+                except OSError:
+                    self._stop()
+                    if attempt:
+                        raise
+            return self._answer(proc, time.monotonic() + timeout, timeout, len(files))
+
+    def _answer(
+        self, proc: subprocess.Popen[bytes], deadline: float, timeout: float, count: int
+    ) -> tuple[str, ExitCode] | None:
+        culprit = "an input file"
+        while True:
+            line = self._readline(proc, deadline)
+            if line is None:
+                self._stop()
+                return (
+                    f"decoding the job's {count} input file(s) took over {timeout:.0f} s; "
+                    "check the files",
+                    ExitCode.MISSING_INPUT,
+                )
+            if line == "":  # end of output: the child died on the file it was reading
+                code = proc.wait()
+                self._proc, self._buffer = None, b""
+                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+                return (
+                    f"{culprit} crashed the image decoder ({how}); re-render or replace that file",
+                    ExitCode.MISSING_INPUT,
+                )
+            if line.startswith("reading\t"):
+                culprit = line.split("\t", 1)[1]
+            elif line == "ok":
+                return None
+            elif line.startswith("error\t"):
+                _, code_text, message = line.split("\t", 2)
+                return message, ExitCode(int(code_text))
+
+    def _readline(self, proc: subprocess.Popen[bytes], deadline: float) -> str | None:
+        """The next line ("" at end of output, None past ``deadline``)."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return ""
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+            )
+            self._buffer = b""
+        return self._proc
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc, self._buffer = None, b""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.stdin is not None:
+                self._proc.stdin.close()  # the child ends at end of input
+                try:
+                    self._proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+            self._stop()
 
 
-def main() -> int:
-    """Child side: read [(what, path, colour)] as JSON on stdin, decode each, report on stdout."""
+def _probe_request(files: list[list]) -> str:
+    """Child side of one request: the closing line (``ok`` or ``error...``)."""
     from vfxmatte.io.images import read_image
 
-    for what, path, colour in json.load(sys.stdin):
+    for what, path, colour in files:
         print(f"reading\t{what} ({path})", flush=True)
         try:
             read_image(path, what, colour=colour)
         except VfxMatteError as exc:
-            print(f"error\t{int(exc.exit_code)}\t{exc.message}", flush=True)
-            return 1
+            return f"error\t{int(exc.exit_code)}\t{exc.message}"
         except MemoryError:
-            print(
-                f"error\t{int(ExitCode.OUT_OF_MEMORY)}\t{what} ({path}): out of memory", flush=True
-            )
-            return 1
+            return f"error\t{int(ExitCode.OUT_OF_MEMORY)}\t{what} ({path}): out of memory"
+    return "ok"
+
+
+def main() -> int:
+    """Child side: one JSON request per stdin line, answered on stdout, until end of input."""
+    for line in sys.stdin:
+        if line.strip():
+            print(_probe_request(json.loads(line)), flush=True)
     return 0
 
 
