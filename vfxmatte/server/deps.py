@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from vfxmatte.server.jobs import JobManager
     from vfxmatte.server.paths import PathPolicy
 
+
 def settings_of(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
