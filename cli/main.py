@@ -17,7 +17,7 @@ from cli import (
     synth_cmd,
 )
 from cli.conventions import HELP_OPTIONS, build_command, guard_extras
-from cli.errors import run_guarded
+from cli.errors import install_signal_handlers, run_guarded
 
 app = typer.Typer(
     name="vfxmatte",
@@ -43,10 +43,15 @@ for module in (
     module.register(app)
 
 
-def main() -> None:
-    """Console-script entry point: one-line errors and stable exit codes."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors, stable exit codes, clean stop on signals.
+
+    ``argv`` (default: the process's arguments) lets tests run a command in-process.
+    """
+    if argv is None:
+        install_signal_handlers()
     command = build_command(app)
-    run_guarded(lambda: guard_extras(command))
+    run_guarded(lambda: guard_extras(command, argv))
 
 
 if __name__ == "__main__":

@@ -21,11 +21,9 @@ from vfxmatte.sequence import parse_frames
 def parse_mask_options(masks: list[str]) -> dict[str, str]:
     """``["person01=p1.####.png", ...]`` -> ``{"person01": "p1.####.png"}``."""
     parsed: dict[str, str] = {}
-    for i, item in enumerate(masks, start=1):
+    for item in masks:
         name, sep, path = item.partition("=")
-        if not sep:  # a bare path: name it by position
-            name, path = f"person{i:02d}", item
-        if not name or not path:
+        if not name or not path or not sep:
             raise BadArgumentError(f"--mask {item}: expected NAME=PATH, e.g. person01=p1.####.png")
         if name in parsed:
             raise BadArgumentError(f"--mask {item}: name '{name}' given twice")

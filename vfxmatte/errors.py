@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     OUTPUT_FAILURE = 6  # the output could not be written (permissions, disk full)
     PARTIAL = 7  # the job ran but some requested frames were not written
     INTERRUPTED = 130  # SIGINT / cancelled
+    TERMINATED = 143  # SIGTERM (what Deadline, Tractor and `kill` send)
 
 
 class VfxMatteError(Exception):
@@ -65,3 +66,14 @@ class OutputError(VfxMatteError):
 
 class CancelledError(VfxMatteError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
+    """A stop signal (SIGINT/SIGTERM) turned into an exception so ``finally`` blocks and the
+    atomic writer's cleanup run. A BaseException, so no ``except Exception`` swallows it, and not
+    KeyboardInterrupt, which Click would turn into its own exit without our message."""
+
+    def __init__(self, signum: int, exit_code: ExitCode) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = exit_code

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -34,7 +34,7 @@ class JobSpec(BaseModel):
         description="NAME=PATH per person (repeat), e.g. person01=p1.####.png",
     )
     id_map: str | None = Field(None, description="ID/label map sequence, one id per person")
-    ids: list[int] | None = Field(
+    ids: list[Annotated[int, Field(gt=0, lt=1 << 31)]] | None = Field(
         None, description="With an ID map: the ids to matte, e.g. 1,2,5 (default: all)"
     )
     frames: str | None = Field(
@@ -59,7 +59,9 @@ class JobSpec(BaseModel):
     preroll: int = Field(
         0,
         ge=0,
-        description="Frames before the range processed (not written) to warm temporal state",
+        le=1000,
+        description="Frames before the range processed (not written) to warm temporal state "
+        "(at most 1000)",
     )
     temporal_strength: float = Field(
         0.9, ge=0.0, lt=1.0, description="Temporal smoothing strength, 0 (off) to <1"

@@ -29,7 +29,7 @@ from vfxmatte.events import EventCallback, EventKind, ProgressEvent, ignore_even
 from vfxmatte.flow import to_grey
 from vfxmatte.frame import FramePath, FrameResult
 from vfxmatte.io import cryptomatte
-from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps
+from vfxmatte.io.atomic import ensure_writable_dir, remove_stale_temps, remove_temps_of
 from vfxmatte.io.colour import (
     ColourConverter,
     colorspace_of,
@@ -53,6 +53,7 @@ from vfxmatte.plates import PlateSource, open_plate
 from vfxmatte.preview import review_frame
 from vfxmatte.refine.foreground import premultiplied_foreground
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
+from vfxmatte.validate import preflight
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Job:
         self._last_pushed: int | None = None
         self._pending: list[MatteFrame] = []  # finished pre-roll/range frames not yet delivered
         self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
+        self.notes = preflight(self)  # hardening (issue 17): refused before frame 1, or warned
 
     # -- validation -------------------------------------------------------------------------
     def _resolve_frames(self) -> list[int]:
@@ -344,6 +346,7 @@ class Job:
     # -- the loop ---------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> JobResult:
         result = JobResult(frames=list(self.frames))
+        started = time.time()
         out_dir = self.out.path(self.frames[0]).parent
         ensure_writable_dir(out_dir)
         remove_stale_temps(out_dir)
@@ -358,6 +361,9 @@ class Job:
         )
         required = self.output_channels(self.masks.names)
         first = True
+        for note in self.notes:
+            result.warnings.append(note)
+            self.on_event(ProgressEvent(EventKind.WARNING, self.frames[0], message=note))
         if self.preroll_note:
             result.warnings.append(self.preroll_note)
             self.on_event(
@@ -386,6 +392,8 @@ class Job:
             preview.abort()
             raise
         preview.close()
+        if result.complete:  # temps of our frames left by a killed earlier run
+            remove_temps_of([self.out.path(f) for f in self.frames], started)
         self.on_event(
             ProgressEvent(
                 EventKind.DONE,

@@ -47,7 +47,7 @@ class ImageSequencePlate(PlateSource):
         return self.path.path(frame).is_file()
 
     def read(self, frame: int) -> ImageFrame:
-        return read_image(self.path.path(frame), f"plate frame {frame}")
+        return read_image(self.path.path(frame), f"plate frame {frame}", colour=True)
 
 
 class MoviePlateSource(MoviePlate, PlateSource):

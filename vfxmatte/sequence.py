@@ -20,14 +20,60 @@ from vfxmatte.errors import BadArgumentError
 _TOKEN = re.compile(r"(#+|@+|%0?(\d*)d|\$F(\d*))")
 
 
-def parse_frames(spec: str) -> list[int]:
-    """Expand a frame spec into sorted unique frame numbers, e.g. "1001-1005x2" -> [1001, 1003, 1005]."""
+MAX_FRAMES = 100_000  # frames in one job: split longer ranges (a farm does, per chunk)
+MAX_FRAME_DIGITS = 9  # |frame| < 1e9; a 30-digit number is a typo, not a frame
+# One term of a frame spec: N, A-B, or A-B with a step (x), inverse step (y) or stagger (:).
+_TERM = re.compile(r"(-?\d+)(?:-(-?\d+)(?:([xy:])(-?\d+))?)?")
+
+
+def _term_count(term: str, spec: str) -> int:
+    """Upper bound of the frames one term expands to, computed without expanding it."""
+    m = _TERM.fullmatch(term)
+    if m is None:
+        raise BadArgumentError(
+            f"--frames '{spec}' is not a frame range: use 1001-1100, 1001-1100x2 or 1-10,20-30"
+        )
+    numbers = [g for g in (m.group(1), m.group(2), m.group(4)) if g is not None]
+    for number in numbers:
+        if len(number.lstrip("-")) > MAX_FRAME_DIGITS:
+            raise BadArgumentError(
+                f"--frames '{spec}': {number} is too large for a frame number or step "
+                f"(at most {MAX_FRAME_DIGITS} digits)"
+            )
+    if m.group(2) is None:
+        return 1
+    start, end = int(m.group(1)), int(m.group(2))
+    if end < start:
+        raise BadArgumentError(f"--frames '{spec}': {term} runs backwards; write it {end}-{start}")
+    if m.group(4) is not None and int(m.group(4)) <= 0:
+        raise BadArgumentError(f"--frames '{spec}': the step in {term} must be at least 1")
+    return end - start + 1
+
+
+def count_frames(spec: str) -> int:
+    """How many frames ``spec`` names at most, checked term by term before anything is expanded."""
     text = (spec or "").replace(" ", "")
     if not text:
         raise BadArgumentError("--frames is empty: give a range such as 1001-1100 or 1-10,20-30")
+    return sum(_term_count(term, spec) for term in text.split(","))
+
+
+def parse_frames(spec: str, max_frames: int = MAX_FRAMES) -> list[int]:
+    """Expand a frame spec into sorted unique frame numbers, e.g. "1001-1005x2" -> [1001, 1003, 1005].
+
+    The spec is sized arithmetically first (:func:`count_frames`): ``1-9999999999`` or a 30-digit
+    number is one clear error, never a multi-gigabyte expansion.
+    """
+    total = count_frames(spec)
+    if total > max_frames:
+        raise BadArgumentError(
+            f"--frames '{spec}' names {total} frames; one job takes at most {max_frames}: "
+            "split the range into several jobs"
+        )
+    text = spec.replace(" ", "")
     try:
         frames = sorted(set(int(f) for f in fileseq.FrameSet(text)))
-    except (fileseq.ParseException, ValueError) as exc:
+    except (fileseq.ParseException, ValueError, ArithmeticError) as exc:
         raise BadArgumentError(
             f"--frames '{spec}' is not a frame range: use 1001-1100, 1001-1100x2 or 1-10,20-30"
         ) from exc

@@ -8,6 +8,8 @@ writer are hidden (leading dot) and removed by :func:`remove_stale_temps`.
 from __future__ import annotations
 
 import os
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +20,44 @@ TEMP_MARK = ".vfxtmp"
 
 
 def temp_path_for(final: Path) -> Path:
-    """Hidden temp name beside ``final``, keeping its extension so writers pick the format."""
-    return final.with_name(f".{final.stem}{TEMP_MARK}{os.getpid()}{final.suffix}")
+    """Hidden temp name beside ``final``, keeping its extension so writers pick the format.
+
+    Unique per process, per thread and per call (pid, thread id, random): two service workers or
+    two farm tasks writing the same frame never share a temp, so neither renames the other's
+    half-written file into place.
+    """
+    unique = f"{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}"
+    return final.with_name(f".{final.stem}{TEMP_MARK}{unique}{final.suffix}")
+
+
+def temps_of(final: Path) -> list[Path]:
+    """Temp files beside ``final`` that belong to it (any writer's, any age)."""
+    final = Path(final)
+    prefix = f".{final.stem}{TEMP_MARK}"
+    folder = final.parent
+    if not folder.is_dir():
+        return []
+    return [
+        e for e in folder.iterdir() if e.name.startswith(prefix) and e.name.endswith(final.suffix)
+    ]
+
+
+def remove_temps_of(finals: list[Path], untouched_since: float) -> int:
+    """Remove temps of these output files not modified since ``untouched_since`` (epoch seconds).
+
+    Called when a job has written (or kept) all its frames: a temp of one of its own frames that
+    nobody touched while it ran was left by an earlier, killed writer, whatever its age.
+    """
+    count = 0
+    for final in finals:
+        for tmp in temps_of(final):
+            try:
+                if tmp.stat().st_mtime < untouched_since:
+                    tmp.unlink(missing_ok=True)
+                    count += 1
+            except FileNotFoundError:
+                continue
+    return count
 
 
 def ensure_writable_dir(folder: Path) -> None:

@@ -8,6 +8,8 @@ writer sorts them.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +18,20 @@ from typing import Any
 import numpy as np
 import OpenImageIO as oiio
 
-from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
+from vfxmatte.errors import (
+    BadArgumentError,
+    InvalidInputError,
+    MissingInputError,
+    OutOfMemoryError,
+)
 from vfxmatte.io.atomic import write_atomically
+
+# Decoding guard: a header may claim any size (a 10 MB file saying 40000x40000). Nothing is decoded
+# past this many pixels per image, nor past what this machine has free (float32 copy + OIIO's own).
+MAX_PIXELS = 1 << 28  # 16384 x 16384
+MAX_SUBIMAGES = 64  # a multipart EXR with more parts than this is not a plate
+COLOUR_NAMES = ("R", "G", "B")
+GREY_NAMES = ("Y", "L", "I")
 
 EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab")
 
@@ -97,9 +111,11 @@ class ImageFrame:
                 return np.repeat(self.channel(grey)[..., None], 3, axis=-1)
         if len(names) >= 3:
             return self.pixels[..., :3]
-        if len(names) >= 1:
+        if len(names) == 1:
             return np.repeat(self.pixels[..., :1], 3, axis=-1)
-        raise InvalidInputError(f"{self.path}: no colour channels")
+        raise InvalidInputError(
+            f"{self.path}: no colour channels (has {', '.join(names) or 'none'}); give an RGB image"
+        )
 
     def single_channel(self) -> np.ndarray:
         """(H, W) for masks and ID maps: A if present, else the first of Y/R/first channel."""
@@ -123,16 +139,142 @@ def to_display_window(values: np.ndarray, data: Window, display: Window) -> np.n
     return out
 
 
-def read_image(path: str | Path, what: str = "image") -> ImageFrame:
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says, read without decoding a pixel (see :func:`probe_image`)."""
+
+    path: Path
+    subimage: int  # the part whose pixels are decoded (multipart EXR: the one holding RGB)
+    channels: list[str]
+    width: int
+    height: int
+    deep: bool
+
+
+def _has_colour(channels: list[str]) -> bool:
+    return all(c in channels for c in COLOUR_NAMES) or any(c in channels for c in GREY_NAMES)
+
+
+def _header_specs(path: Path, what: str) -> list[oiio.ImageSpec]:
+    """Every part's spec from the header only (ImageInput: no pixel is read)."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        reason = (oiio.geterror() or "unreadable").splitlines()[0]
+        raise InvalidInputError(
+            f"{what} cannot be read ({path}): {reason}; re-render or replace the file"
+        )
+    try:
+        specs = []
+        while len(specs) < MAX_SUBIMAGES and inp.seek_subimage(len(specs), 0):
+            specs.append(oiio.ImageSpec(inp.spec()))
+        return specs
+    finally:
+        inp.close()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_damage(path: Path) -> str | None:
+    """What is wrong with a PNG's chunk structure (lengths, CRCs, IEND), or None when sound.
+
+    libpng prints its own line on stderr for a truncated file before OIIO reports it; walking the
+    chunks first (no inflating) lets a damaged mask be refused with our one line instead.
+    """
+    data = path.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return "not a PNG file"
+    at = len(_PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        end = at + 12 + length
+        if end > len(data):
+            return "truncated (a chunk runs past the end of the file)"
+        kind = data[at + 4 : at + 8]
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[at + 4 : end - 4]) != crc:
+            return f"damaged (bad CRC in its {kind.decode('latin-1')} chunk)"
+        if kind == b"IEND":
+            return None
+        at = end
+    return "truncated (no IEND chunk)"
+
+
+def _decode_budget() -> int:
+    """Bytes a decode may take: what the machine has available (a cgroup limit is not seen)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil missing or /proc unreadable: trust the pixel cap alone
+        return 1 << 62
+
+
+def probe_image(path: str | Path, what: str = "image", colour: bool = False) -> ImageHeader:
+    """Check a file from its header before any pixel is decoded, and choose the part to decode.
+
+    Refused here, each with one line: deep EXR (OIIO's flat readers crash on it), sizes past
+    :data:`MAX_PIXELS` or past free memory (exit 5), and with ``colour`` a plate whose only part
+    has 2 channels (U,V: not an image) or a multipart file with no RGB part. A multipart EXR's
+    RGB part is found by channel name, so a plate whose beauty is in part 2 is matted correctly.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"{what} is missing: {path}")
+    try:
+        str(path).encode("utf-8")  # OIIO takes UTF-8 names only (a raw byte in a folder name)
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode()
+        raise InvalidInputError(
+            f"{what} ({shown}): the path is not valid UTF-8; rename the file or folder"
+        ) from None
+    if path.suffix.lower() == ".png" and (damage := _png_damage(path)):
+        raise InvalidInputError(f"{what} ({path}) is {damage}; re-export the file")
+    specs = _header_specs(path, what)
+    if not specs:
+        raise InvalidInputError(f"{what} ({path}) has no image in it; re-render or replace it")
+    index = 0
+    if colour:
+        with_colour = [i for i, s in enumerate(specs) if _has_colour(list(s.channelnames))]
+        if with_colour:
+            index = with_colour[0]
+        elif len(specs) > 1:
+            raise InvalidInputError(
+                f"{what} ({path}) is a {len(specs)}-part EXR with no R,G,B part; "
+                "write the beauty pass into it"
+            )
+    spec = specs[index]
+    if spec.deep:
+        raise InvalidInputError(
+            f"{what} ({path}) is a deep image; flatten it (Nuke DeepToImage) and give that"
+        )
+    if colour and spec.nchannels == 2 and not _has_colour(list(spec.channelnames)):
+        names = ",".join(spec.channelnames)
+        raise InvalidInputError(
+            f"{what} ({path}) has 2 channels ({names}), not an image; give the RGB plate"
+        )
+    pixels = int(spec.width) * int(spec.height)
+    need = pixels * max(int(spec.nchannels), 1) * 4 * 2  # OIIO's buffer + our float32 copy
+    if spec.width <= 0 or spec.height <= 0 or pixels > MAX_PIXELS or need > _decode_budget():
+        raise OutOfMemoryError(
+            f"{what} ({path}) claims {spec.width}x{spec.height}x{spec.nchannels}: too large to "
+            f"decode here (max {MAX_PIXELS} pixels and the free memory); check the file"
+        )
+    return ImageHeader(
+        path, index, list(spec.channelnames), int(spec.width), int(spec.height), bool(spec.deep)
+    )
+
+
+def read_image(path: str | Path, what: str = "image", colour: bool = False) -> ImageFrame:
     """Read any OIIO-readable file to float32, with a one-line error for missing/corrupt files.
 
     ``what`` names the input in error messages ("plate frame 1003", "mask person01 frame 7").
+    The header is checked first (:func:`probe_image`) and only the part it chose is decoded.
     """
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"{what} is missing: {path}")
-    buf = oiio.ImageBuf(str(path))
-    ok = buf.read(force=True)
+    header = probe_image(path, what, colour)
+    path = header.path
+    buf = oiio.ImageBuf(str(path), header.subimage, 0)
+    ok = buf.read(subimage=header.subimage, miplevel=0, force=True)
     err = buf.geterror()
     if not ok or err:
         reason = (err or "unreadable").splitlines()[0]
@@ -140,10 +282,13 @@ def read_image(path: str | Path, what: str = "image") -> ImageFrame:
             f"{what} cannot be read ({path}): {reason}; re-render or replace the file"
         )
     spec = buf.spec()
+    if spec.deep:  # the header said flat; never hand a deep buffer to get_pixels
+        raise InvalidInputError(f"{what} ({path}) is a deep image; flatten it first")
     pixels = buf.get_pixels(oiio.FLOAT)
     err = buf.geterror()
     if pixels is None or err:
-        raise InvalidInputError(f"{what} cannot be decoded ({path}): {err or 'no pixels'}")
+        reason = (err or "no pixels").splitlines()[0]
+        raise InvalidInputError(f"{what} cannot be decoded ({path}): {reason}")
     pixels = np.ascontiguousarray(pixels.reshape(spec.height, spec.width, spec.nchannels))
     metadata = [
         (a.name, str(a.type), a.value)

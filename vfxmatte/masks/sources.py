@@ -90,11 +90,17 @@ class PerInstanceMasks(MaskSource):
             raise BadArgumentError("no masks given: use --mask NAME=PATH or --id-map PATH")
         self.names = []
         self.paths: dict[str, SequencePath] = {}
+        self.notes: list[str] = []  # warnings for the job (a renamed layer)
         for raw_name, pattern in patterns.items():
             name = sanitize_layer_name(raw_name)
             if name in self.paths:
                 raise BadArgumentError(
                     f"--mask {raw_name}: two masks map to layer '{name}'; give distinct names"
+                )
+            if name != raw_name:
+                self.notes.append(
+                    f"mask name '{raw_name}' is written as layer '{name}' (Nuke/Blender layer "
+                    "names are letters, digits and _, not starting with a digit)"
                 )
             self.names.append(name)
             self.paths[name] = SequencePath(pattern)
@@ -175,8 +181,13 @@ class IdMapMasks(MaskSource):
         return ids.astype(np.int64)
 
     def discover_ids(self, frames: list[int]) -> None:
-        """Fix the id set from every frame of the job so each frame gets the same layers."""
+        """Fix the id set from every frame of the job so each frame gets the same layers.
+
+        Ids given by the user must each appear on some frame: a typo in ``--ids`` would otherwise
+        write empty layers and exit 0.
+        """
         if self.ids:
+            self.check_ids_present(frames)
             return
         found: set[int] = set()
         for f in frames:
@@ -194,6 +205,24 @@ class IdMapMasks(MaskSource):
 
     def has_mask(self, name: str, frame: int) -> bool:
         return self.path.path(frame).exists()
+
+    def check_ids_present(self, frames: list[int]) -> None:
+        """Refuse requested ids found on none of ``frames`` (reads frames until all are seen)."""
+        missing, seen = set(self.ids), set()
+        for f in frames:
+            if not missing:
+                return
+            if self.path.path(f).exists():
+                present = {int(v) for v in np.unique(self._ids_of(f)) if v > 0}
+                seen |= present
+                missing -= present
+        if missing:
+            absent = ",".join(map(str, sorted(missing)))
+            has = ",".join(map(str, sorted(seen))) or "no ids"
+            raise MissingInputError(
+                f"--ids {absent}: not on any id map frame of the job ({self.path} has {has}); "
+                "check --ids or --frames"
+            )
 
     def load(self, frame: int, data_window: Window, display_window: Window) -> MaskFrame:
         masks = np.zeros((len(self.ids), data_window.height, data_window.width), np.float32)

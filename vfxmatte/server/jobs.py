@@ -3,7 +3,8 @@
 Each job records its per-frame progress from the pipeline's events, can be cancelled (queued jobs
 never start; running ones stop before their next frame through ``should_stop``), and ends in one
 of done / failed / cancelled. Whatever a job raises is caught and recorded on that job: one bad
-job never stops a worker or the service.
+job never stops a worker or the service; a file that would crash the decoder is found first in a
+child process (:mod:`vfxmatte.server.probe`).
 """
 
 from __future__ import annotations
@@ -118,8 +119,15 @@ class JobRecord:
 class JobManager:
     """Owns the queue, the worker threads and the job table (finished jobs kept up to ``history``)."""
 
-    def __init__(self, workers: int = 1, queue_size: int = 64, history: int = 1000):
+    def __init__(
+        self, workers: int = 1, queue_size: int = 64, history: int = 1000, probe: bool = True
+    ):
         self.workers = max(1, workers)
+        self.probe = None  # decodes each job's inputs in a child process first
+        if probe:
+            from vfxmatte.server.probe import ProbeProcess
+
+            self.probe = ProbeProcess()
         self.queue_size = queue_size
         self.history = history
         self._queue: queue.Queue[JobRecord | None] = queue.Queue(maxsize=queue_size)
@@ -146,6 +154,8 @@ class JobManager:
                 break
         for t in self._threads:
             t.join(timeout)
+        if self.probe is not None:
+            self.probe.close()
 
     # -- requests ---------------------------------------------------------------------------
     @staticmethod
@@ -222,6 +232,13 @@ class JobManager:
         with rec.lock:
             rec.state = JobState.RUNNING
             rec.started = time.time()
+        if self.probe is not None:
+            from vfxmatte.server.probe import job_input_files
+
+            failure = self.probe.check(job_input_files(rec.spec))
+            if failure is not None:
+                rec._finish(JobState.FAILED, *failure)
+                return
         try:
             job = Job(rec.spec, on_event=rec.on_event)
             with rec.lock:
