@@ -137,7 +137,9 @@ def smooth_frame(
     for s in neighbours:
         other = window[s]
         flow, reliable = _flow_in_box(pairs[s], box, h, w)
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        gx, gy = np.meshgrid(
+            np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
+        )
         stack = np.dstack([other.grey, *other.alphas])
         moved = cv2.remap(
             stack, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
@@ -167,22 +169,26 @@ def smooth_frame(
 
 
 def robust_vote(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per column of (m, P) candidates: weighted median, then one Tukey-biweight step around it.
+    """Per column of (m, P) candidates: a weighted median, then one Tukey-biweight step around it.
 
     Why a median first: it ignores any minority, however far off; the biweight step then averages
     the candidates that agree with it (within ``INLIER_TOLERANCE``), which removes noise as a mean
     would, and never lets a rejected candidate pull the result.
     """
-    order = np.argsort(values, axis=0, kind="stable")
-    v = np.take_along_axis(values, order, 0)
-    wt = np.take_along_axis(weights, order, 0)
-    cum = np.cumsum(wt, 0)
-    pick = (cum < 0.5 * cum[-1:]).sum(0)
-    median = np.take_along_axis(v, pick[None], 0)[0]
+    median = weighted_median(values, weights)
     u = (values - median) / INLIER_TOLERANCE
     bw = weights * np.clip(1.0 - u * u, 0.0, None) ** 2
     total = bw.sum(0)
     return np.where(total > 0, (bw * values).sum(0) / np.maximum(total, 1e-12), median)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per column of (m, P): the lowest value whose cumulative weight reaches half the total."""
+    order = np.argsort(values, axis=0, kind="stable")
+    v = np.take_along_axis(values, order, 0)
+    cum = np.cumsum(np.take_along_axis(weights, order, 0), 0)
+    pick = np.minimum((cum < 0.5 * cum[-1:]).sum(0), len(values) - 1)
+    return np.take_along_axis(v, pick[None], 0)[0]
 
 
 def _work_box(
@@ -198,7 +204,10 @@ def _work_box(
         return None
     pad = 2 + int(np.ceil(max(float(p.speed.max()) for p in pairs)))
     return (
-        max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad), max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)
+        max(0, ys[0] - pad),
+        min(h, ys[-1] + 1 + pad),
+        max(0, xs[0] - pad),
+        min(w, xs[-1] + 1 + pad),
     )
 
 
