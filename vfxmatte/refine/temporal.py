@@ -50,7 +50,9 @@ DEFAULT_STRENGTH = 0.9  # weight of a neighbour one frame away (j frames away: s
 DEFAULT_WINDOW = 2  # neighbours each side: the look-ahead (lag) and lead-in a job must run
 CURRENT_WEIGHT = 2.0  # the current frame's vote: it takes most of the neighbours to outvote it
 INLIER_TOLERANCE = 0.2  # alpha difference from the median at which a candidate stops counting
-PLATE_TOLERANCE = 0.06  # grey-level (0-1) error of a warped plate at which its vote falls to ~37%
+PLATE_TOLERANCE = (
+    0.06  # colour (0-1, worst channel) error of a warped plate at which its vote falls to ~37%
+)
 AGREE = 1e-3  # candidates closer than this everywhere at a pixel: the pixel is left alone
 LARGE_OVERRIDE = 0.08  # mean |smoothed - raw| over an instance's support flagged as large
 SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's support
@@ -60,13 +62,13 @@ SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's supp
 class FrameData:
     """One frame as the smoother needs it.
 
-    alphas: (N, H, W) float32 raw alphas in [0, 1]; grey: (H, W) float32 plate luminance in [0, 1]
-    (display-referred); proxy: uint8 grey at flow resolution; active: (N,) bool, False where an
+    alphas: (N, H, W) float32 raw alphas in [0, 1]; rgb: (H, W, 3) float32 display-referred plate
+    clipped to [0, 1] (colour, not luminance: a red shirt on a brown wall can share its grey); proxy: uint8 grey at flow resolution; active: (N,) bool, False where an
     instance has no mask on this frame (it is passed through and casts no vote).
     """
 
     alphas: np.ndarray
-    grey: np.ndarray
+    rgb: np.ndarray
     proxy: np.ndarray
     active: np.ndarray
 
@@ -91,9 +93,8 @@ def frame_data(
     """Build a :class:`FrameData` from a display-referred (H, W, 3) float plate and raw alphas."""
     alphas = np.asarray(alphas, np.float32)
     rgb = np.clip(np.asarray(frame_rgb, np.float32), 0.0, 1.0)
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     flags = np.ones(len(alphas), bool) if active is None else np.asarray(active, bool)
-    return FrameData(alphas, grey, to_grey(rgb, flow_size), flags)
+    return FrameData(alphas, rgb, to_grey(rgb, flow_size), flags)
 
 
 # (index of the current frame in the window, index of the neighbour) -> flow current -> neighbour
@@ -132,7 +133,7 @@ def smooth_frame(
     if box is None:
         return _result(raw, out)
     y0, y1, x0, x1 = box
-    cur_grey = current.grey[y0:y1, x0:x1]
+    cur_rgb = current.rgb[y0:y1, x0:x1]
     warped, weights = [], []
     for s in neighbours:
         other = window[s]
@@ -140,15 +141,16 @@ def smooth_frame(
         gx, gy = np.meshgrid(
             np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
         )
-        stack = np.dstack([other.grey, *other.alphas])
+        stack = np.dstack([other.rgb, *other.alphas])
         moved = cv2.remap(
             stack, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
-        moved = moved.reshape(y1 - y0, x1 - x0, n + 1)
-        plate_ok = np.exp(-(((moved[..., 0] - cur_grey) / PLATE_TOLERANCE) ** 2))
+        moved = moved.reshape(y1 - y0, x1 - x0, n + 3)
+        plate_err = np.abs(moved[..., :3] - cur_rgb).max(-1)
+        plate_ok = np.exp(-((plate_err / PLATE_TOLERANCE) ** 2))
         weights.append(strength ** abs(s - center) * reliable * plate_ok)
-        warped.append((moved[..., 1:].transpose(2, 0, 1), other.active))
+        warped.append((moved[..., 3:].transpose(2, 0, 1), other.active))
     for i in range(n):
         if not current.active[i]:
             continue
