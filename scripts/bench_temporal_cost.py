@@ -18,7 +18,7 @@ from vfxmatte.flow import to_grey
 from vfxmatte.io.images import Window
 from vfxmatte.masks.propagation import PropagatedMasks, resolve_keyframes
 from vfxmatte.masks.sources import PerInstanceMasks
-from vfxmatte.refine.temporal import TemporalSmoother
+from vfxmatte.refine.temporal import WindowSmoother
 
 
 def main() -> None:
@@ -42,13 +42,13 @@ def main() -> None:
     for label, scale in (("1920x1080", 1), ("3840x2160", 2)):
         imgs = [cv2.resize(f, None, fx=scale, fy=scale) for f in frames]
         alphas = np.stack([cv2.resize(m, None, fx=scale, fy=scale) for m in masks])
-        smoother = TemporalSmoother()
-        warm = min(smoother.window, len(imgs) - 1)  # time frames with a full window only
-        for img in imgs[:warm]:
-            smoother(img, alphas)
+        smoother = WindowSmoother()  # bidirectional, lag k: time frames with a full window only
+        warm = min(2 * smoother.window, len(imgs) - 1)
+        for i, img in enumerate(imgs[:warm]):
+            smoother.push(i, img, alphas)
         t0 = time.perf_counter()
-        for img in imgs[warm:]:
-            smoother(img, alphas)
+        for i, img in enumerate(imgs[warm:], start=warm):
+            smoother.push(i, img, alphas)
         per = (time.perf_counter() - t0) / (len(imgs) - warm)
         print(f"smoother {label} 2 people: {per:.3f} s/frame")
         h, w = imgs[0].shape[:2]

@@ -7,7 +7,9 @@ smoother.
 
 Metrics (per instance, then averaged over instances):
   dtSSD = mean over frame pairs of sqrt(mean((d_pred - d_gt)^2)) * 100, d = a_t - a_{t-1} (RVM's)
-  MAD   = mean |a - gt| * 1e3
+  MAD   = mean |a - gt| * 1e3; also per instance, and per frame as a ratio to smoothing off
+          (issue 15: no frame more than 5% above its unsmoothed MAD)
+  large = frames x instances the smoother flagged as a large override of the engine
 
 Example (docs/benchmarks.md has the numbers):
   PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/eval_temporal_clip.py \
@@ -76,6 +78,17 @@ def mad(pred: list[np.ndarray], gt: list[np.ndarray]) -> float:
     )
 
 
+def mad_per_instance(pred: list[np.ndarray], gt: list[np.ndarray]) -> list[float]:
+    """Per-instance MAD * 1e3 over the clip."""
+    err = np.stack([np.abs(p - g).mean(axis=(1, 2)) for p, g in zip(pred, gt, strict=True)])
+    return [float(v) for v in err.mean(0) * 1e3]
+
+
+def mad_per_frame(pred: list[np.ndarray], gt: list[np.ndarray]) -> np.ndarray:
+    """Per-frame MAD * 1e3 (all instances of the frame)."""
+    return np.array([np.abs(p - g).mean() * 1e3 for p, g in zip(pred, gt, strict=True)])
+
+
 def run_engine(name: str, frames: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
     """Raw per-frame alphas (N,H,W) of the engine, with instance consistency, no smoothing."""
     engine = create_engine(name, torch.device("cpu"), {})
@@ -126,19 +139,29 @@ def main(argv: list[str] | None = None) -> int:
         f"engine_seconds={engine_s:.1f} mode={'causal' if args.causal else 'bidirectional'}"
     )
     results = []
+    frame_off = mad_per_frame(raw, truth)
     for s in (float(x) for x in args.strengths.split(",")):
         t1 = time.perf_counter()
-        pred = smooth_sequence(frames, raw, s, bidirectional=not args.causal)
+        smoothed = smooth_sequence(frames, raw, s, bidirectional=not args.causal)
+        pred = [r.alphas for r in smoothed]
+        ratio = mad_per_frame(pred, truth) / np.maximum(frame_off, 1e-9)
         row = {
             "strength": s,
             "dtSSD": dtssd(pred, truth),
             "MAD": mad(pred, truth),
+            "MAD_per_instance": mad_per_instance(pred, truth),
+            "worst_frame_MAD_ratio": float(ratio.max()),
+            "worst_frame": int(ratio.argmax()),
+            "large_overrides": int(sum(r.large.sum() for r in smoothed)),
+            "max_override": float(max(r.override.max() for r in smoothed)),
             "smooth_seconds": time.perf_counter() - t1,
         }
         results.append(row)
         print(
             f"strength={s:.2f} dtSSD={row['dtSSD']:.3f} MAD={row['MAD']:.3f} "
-            f"smooth_seconds={row['smooth_seconds']:.1f}"
+            f"MAD/instance={','.join(f'{v:.3f}' for v in row['MAD_per_instance'])} "
+            f"worst_frame_MAD_ratio={row['worst_frame_MAD_ratio']:.3f} (frame {row['worst_frame']}) "
+            f"large_overrides={row['large_overrides']} smooth_seconds={row['smooth_seconds']:.1f}"
         )
     if len(results) > 1 and results[0]["strength"] == 0.0:
         base = results[0]

@@ -130,7 +130,7 @@ def _flow_pair(
         back, fwd, prev_grey, cur_grey, fb_tolerance=fb_tolerance, colour_tolerance=colour_tolerance
     )
     scale = plate_width / cur_grey.shape[1]
-    speed = np.sqrt((back**2).sum(-1)) * scale
+    speed = np.hypot(back[..., 0], back[..., 1]) * scale
     return FlowPair(back, reliable, speed.astype(np.float32), scale)
 
 
@@ -149,8 +149,9 @@ def flow_reliability(
     frame has its colour; occluded and disoccluded pixels fail one or the other.
     """
     fwd_at = warp(fwd, back)  # forward flow sampled where each current pixel came from
-    err2 = ((back + fwd_at) ** 2).sum(-1)
-    mag2 = (back**2).sum(-1) + (fwd_at**2).sum(-1)
+    bx, by, fx, fy = back[..., 0], back[..., 1], fwd_at[..., 0], fwd_at[..., 1]
+    err2 = (bx + fx) ** 2 + (by + fy) ** 2  # (not .sum(-1): numpy reduces a 2-wide axis slowly)
+    mag2 = bx * bx + by * by + fx * fx + fy * fy
     fb_ok = np.exp(-err2 / (fb_tolerance**2 * (1.0 + 0.05 * mag2)))
     warped_prev = warp(prev_grey.astype(np.float32), back)
     colour_err = np.abs(warped_prev - cur_grey.astype(np.float32))

@@ -1,229 +1,360 @@
-"""Temporal smoothing of mattes for any engine: motion-compensated average over a window of frames.
+"""Temporal smoothing of mattes for any engine: a robust vote over a window of frames.
 
-Why: per-frame engines (and per-frame rough masks) flicker. Measured on a real clip (issue 5), the
-flicker that matters is of two kinds: a broad, frame-to-frame change of the level of hair and fur
-(the whole halo brightens or darkens), and fine strand detail that the engine gets right or wrong
-afresh each frame. The first is noise and averages out; the second is mostly real change (the
-engine's frame-to-frame change of fine detail correlates with the truth's) and must not be
-blurred away except where nothing moves.
+Why: per-frame engines (and per-frame rough masks) flicker, and an engine sometimes returns a
+whole frame wrong (an opaque body at ~0.67 while the frames around it say 1.0). An average over
+time spreads such a frame to its neighbours and, made recursive, grows halos and makes a frame
+depend on where the job started. This smoother is instead a *pure function of a window*: the
+smoothed alpha of frame ``t`` depends only on the raw (engine + instance consistency) alphas and
+plates of frames ``t-k .. t+k`` (truncated at the ends of the shot, the same way for every run).
+Nothing is carried beyond the window, so a resumed job or a farm chunk that recomputes the ``k``
+lead-in and look-ahead frames writes the same bytes as a whole run.
 
-So each instance's alpha is split into a *base* band (Gaussian low-pass, ``BASE_SIGMA`` of the long
-side) and a *detail* band (the rest). Neighbouring frames (up to ``window`` each side) are warped to
-the current one and averaged with the current alpha, neighbour ``j`` frames away weighing
-``strength**j`` times the reliability of its flow:
+Per instance and pixel, the candidates are the current frame's alpha and each neighbour's alpha
+warped to the current frame with optical flow (:mod:`vfxmatte.flow`, at proxy resolution, once per
+frame pair). Each neighbour weighs ``strength**|d|`` times its flow reliability (forward-backward
+check) times how well its warped *plate* matches the current plate at full resolution (so no vote
+across occlusions or misaligned strands); the current frame weighs 1. The result is a weighted
+median followed by one Tukey-biweight step around it: candidates within ``INLIER_TOLERANCE`` of
+the median are averaged (noise goes down as with a mean), the rest get no weight (an outlier frame
+is outvoted, not averaged in; when the current frame is the outlier and its neighbours agree, the
+neighbours win). The result always lies between agreeing candidates, so alpha is never created
+outside the support of the current frame and its agreeing neighbours, and pixels where all
+candidates agree (solid interiors, clean background) are returned untouched.
 
-- the flow used for an instance is its *body* motion: the optical flow of its opaque pixels,
-  extended outwards over its soft edge. Hair over a moving background gets a flow that is a mix
-  of both motions; the body's is what the hair follows.
-- reliability is the forward-backward and colour check of :mod:`vfxmatte.flow` (so never across
-  occlusions); the base band uses it blurred (``RELIABILITY_BLUR``), the detail band as is.
-- the detail band weighs ``DETAIL_SHARE**j`` of that where the body moves and all of it where it
-  is static (below ``STATIC_SPEED``): static regions do not flicker, moving detail stays fresh.
-- motion faster than ``speed_limit`` fades the blend out (fast motion is left to the engine), and
-  nothing acts farther than ``SUPPORT_RADIUS`` from the current alpha (flow on a flat background
-  can be consistent yet wrong and must not drag a faint copy of the person there).
+How to call it::
 
-Causal mode (:class:`TemporalSmoother`, as ``vfxmatte run`` writes frames) uses the previous frames
-only; it keeps the raw (unsmoothed) alphas of the last ``window`` frames, so a farm chunk with at
-least ``window`` frames of pre-roll gives exactly what a whole-shot run does. Where the whole shot
-is at hand (evaluation), :func:`smooth_sequence` uses both sides, so nothing lags.
+    smoother = WindowSmoother(strength)                  # bidirectional, lag DEFAULT_WINDOW
+    for index, rgb, alphas in frames_of_a_shot:
+        for done_index, result in smoother.push(index, rgb, alphas):
+            write(done_index, result.alphas)            # result.override / result.large: flags
+    for done_index, result in smoother.flush():         # end of shot: the last k frames
+        write(done_index, result.alphas)
 
-Alphas that sum to at most 1 over instances still do: where the average overshoots, the excess
-comes off what instances gained, never below their current alpha.
-
-How to call it (pipeline, eval, review panel)::
-
-    smoother = TemporalSmoother(strength)      # 0 turns it off
-    smoother.reset()                           # at a cut / chunk start
-    smoothed = smoother(frame_rgb, alphas)     # (H,W,3) float display sRGB, (N,H,W) -> (N,H,W)
+A job that writes frames ``a..b`` of a shot pushes ``a-k .. b+k`` (clamped to the shot) and writes
+only ``a..b``; see :class:`WindowSmoother`. :class:`TemporalSmoother` is the causal (lag 0) form:
+the window is the previous ``k`` frames and the current one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from vfxmatte.flow import (
-    DEFAULT_FLOW_SIZE,
-    FlowPair,
-    flow_pairs,
-    flow_to_previous,
-    resize_map,
-    to_grey,
-)
+from vfxmatte.flow import DEFAULT_FLOW_SIZE, FlowPair, flow_pairs, to_grey
 from vfxmatte.jobspec import field_default
 
 DEFAULT_STRENGTH = field_default("temporal_strength")  # one default: JobSpec's
-DEFAULT_WINDOW = 4  # neighbours each side (causal: before); pre-roll this many frames on the farm
-SUPPORT_RADIUS = 0.01  # of the long side: how far from the current alpha smoothing may act
-# Motion (fraction of the plate width per frame) at which blending fades to ~37%: fast motion is
-# left to the engine, whose alpha there is fresher than any warped one.
-DEFAULT_SPEED_LIMIT = 0.02
-BASE_SIGMA = 0.004  # of the long side: Gaussian sigma splitting base (averaged) from detail
-DETAIL_SHARE = 0.25  # detail weight relative to the base, per frame of distance, where moving
-STATIC_SPEED = 0.002  # of the plate width per frame: slower than this, detail is averaged fully
-OPAQUE = 0.9  # alpha above which a pixel's flow is the instance's body motion
-BODY_FLOW_SIGMA = 0.1  # of the flow image's long side: how far body motion is extended
-RELIABILITY_BLUR = 0.0125  # of the flow image's long side: reliability blur for the base band
+DEFAULT_WINDOW = 2  # neighbours each side: the look-ahead (lag) and lead-in a job must run
+CURRENT_WEIGHT = 2.0  # the current frame's vote: it takes most of the neighbours to outvote it
+INLIER_TOLERANCE = 0.2  # alpha difference from the median at which a candidate stops counting
+PLATE_TOLERANCE = (
+    0.06  # colour (0-1, worst channel) error of a warped plate at which its vote falls to ~37%
+)
+AGREE = 1e-3  # candidates closer than this everywhere at a pixel: the pixel is left alone
+LARGE_OVERRIDE = 0.08  # mean |smoothed - raw| over an instance's support flagged as large
+SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's support
 
 
-@dataclass
-class _Frame:
-    """One frame as the smoother needs it: flow-resolution grey and the raw alphas' two bands."""
+@dataclass(frozen=True)
+class FrameData:
+    """One frame as the smoother needs it.
 
-    grey: np.ndarray
-    base: np.ndarray  # (N, H, W)
-    detail: np.ndarray  # (N, H, W)
-    active: np.ndarray  # (N,) bool
-
-
-def split_bands(alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,H,W) alphas -> (base, detail), base = Gaussian low-pass, base + detail = alphas."""
-    sigma = BASE_SIGMA * max(alphas.shape[1:])
-    base = np.stack([cv2.GaussianBlur(a, (0, 0), sigma) for a in alphas]) if len(alphas) else alphas
-    return base, alphas - base
-
-
-def body_flow(flow: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Flow (h,w,2) replaced near the instance by the motion of its opaque pixels, extended outwards.
-
-    alpha: the instance's current alpha at flow resolution. Normalised convolution: the flow of
-    opaque pixels, Gaussian-weighted, divided by the weights; where no opaque pixel is near, the
-    image flow stays.
+    alphas: (N, H, W) float32 raw alphas in [0, 1]; rgb: (H, W, 3) float32 display-referred plate
+    clipped to [0, 1] (colour, not luminance: a red shirt on a brown wall can share its grey); proxy: uint8 grey at flow resolution; active: (N,) bool, False where an
+    instance has no mask on this frame (it is passed through and casts no vote).
     """
-    h, w = alpha.shape
-    sigma = BODY_FLOW_SIGMA * max(h, w)
-    # The weights are smooth at this scale: blur on a grid ``step`` times coarser (cheap for a
-    # large sigma), then interpolate back.
-    step = max(1, int(sigma // 4))
-    size = (max(1, round(w / step)), max(1, round(h / step)))
-    opaque = (alpha > OPAQUE).astype(np.float32)
-    stack = np.dstack([opaque, flow[..., 0] * opaque, flow[..., 1] * opaque])
-    small = cv2.resize(stack, size, interpolation=cv2.INTER_AREA) if step > 1 else stack
-    small = cv2.GaussianBlur(small, (0, 0), sigma / step)
-    sums = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if step > 1 else small
-    weight = sums[..., 0]
-    near = weight > 0.02
-    out = flow.copy()
-    out[near] = sums[near, 1:] / weight[near, None]
-    return out
+
+    alphas: np.ndarray
+    rgb: np.ndarray
+    proxy: np.ndarray
+    active: np.ndarray
+
+
+@dataclass(frozen=True)
+class Smoothed:
+    """A smoothed frame: alphas (N, H, W) and, per instance, how much the smoother overrode the
+    engine (mean |smoothed - raw| over the union of both supports) and whether that is large
+    (> ``LARGE_OVERRIDE``), for the review panel's stability graph and the farm summary."""
+
+    alphas: np.ndarray
+    override: np.ndarray
+    large: np.ndarray
+
+
+def frame_data(
+    frame_rgb: np.ndarray,
+    alphas: np.ndarray,
+    active: Sequence[bool] | None = None,
+    flow_size: int = DEFAULT_FLOW_SIZE,
+) -> FrameData:
+    """Build a :class:`FrameData` from a display-referred (H, W, 3) float plate and raw alphas."""
+    alphas = np.asarray(alphas, np.float32)
+    rgb = np.clip(np.asarray(frame_rgb, np.float32), 0.0, 1.0)
+    flags = np.ones(len(alphas), bool) if active is None else np.asarray(active, bool)
+    return FrameData(alphas, rgb, to_grey(rgb, flow_size), flags)
+
+
+# (index of the current frame in the window, index of the neighbour) -> flow current -> neighbour
+FlowLookup = Callable[[int, int], FlowPair]
 
 
 def smooth_frame(
-    current: _Frame,
-    alphas: np.ndarray,
-    neighbours: Sequence[tuple[int, _Frame, FlowPair]],
-    strength: float,
-    speed_limit: float = DEFAULT_SPEED_LIMIT,
-) -> np.ndarray:
-    """Average ``alphas`` (N,H,W, the current frame's) with its warped neighbours.
+    center: int,
+    window: Sequence[FrameData],
+    strength: float = DEFAULT_STRENGTH,
+    flows: FlowLookup | None = None,
+) -> Smoothed:
+    """Smooth ``window[center]`` from the frames of ``window`` (a pure function of its inputs).
 
-    neighbours: (distance in frames, neighbour, flow from the current frame to the neighbour).
-    Inactive instances (no mask on this frame: the person left) keep their current alpha; a
-    neighbour where an instance was inactive does not count for it.
+    flows: optional lookup of the flow from the centre to a neighbour (so a streaming caller
+    computes each frame pair once); by default computed here with :func:`vfxmatte.flow.flow_pairs`.
     """
-    n, h, w = alphas.shape
-    if not neighbours or strength <= 0.0:
-        return alphas
-    radius = max(2, int(round(SUPPORT_RADIUS * max(h, w))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    fh, fw = current.grey.shape
-    blur = RELIABILITY_BLUR * max(fh, fw)
-    usable = [(d, o, p) for d, o, p in neighbours if o.base.shape == current.base.shape]
-    rel_base = [cv2.GaussianBlur(p.reliable, (0, 0), blur) for _, _, p in usable]
-    out = alphas.copy()
+    current = window[center]
+    raw = current.alphas
+    n, h, w = raw.shape
+    neighbours = [
+        s
+        for s in range(len(window))
+        if s != center and window[s].alphas.shape == raw.shape and strength > 0.0
+    ]
+    if not neighbours or not current.active.any():
+        return _result(raw, raw.copy())
+    if flows is None:
+
+        def flows(c: int, s: int) -> FlowPair:
+            return flow_pairs(window[c].proxy, window[s].proxy, w)[0]
+
+    pairs = {s: flows(center, s) for s in neighbours}
+    box = _work_box([window[s].alphas for s in [center, *neighbours]], pairs.values(), h, w)
+    out = raw.copy()
+    if box is None:
+        return _result(raw, out)
+    y0, y1, x0, x1 = box
+    cur_rgb = current.rgb[y0:y1, x0:x1]
+    warped, weights = [], []
+    for s in neighbours:
+        other = window[s]
+        flow, reliable = _flow_in_box(pairs[s], box, h, w)
+        gx, gy = np.meshgrid(
+            np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
+        )
+        stack = np.dstack([other.rgb, *other.alphas])
+        moved = cv2.remap(
+            stack, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+        moved = moved.reshape(y1 - y0, x1 - x0, n + 3)
+        plate_err = np.abs(moved[..., :3] - cur_rgb).max(-1)
+        plate_ok = np.exp(-((plate_err / PLATE_TOLERANCE) ** 2))
+        weights.append(strength ** abs(s - center) * reliable * plate_ok)
+        warped.append((moved[..., 3:].transpose(2, 0, 1), other.active))
     for i in range(n):
         if not current.active[i]:
             continue
-        support = cv2.dilate((alphas[i] > 1.0 / 255).astype(np.uint8), kernel)
-        ys, xs = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
-        if not len(ys):
+        values = [raw[i, y0:y1, x0:x1]]
+        votes = [np.full_like(values[0], CURRENT_WEIGHT)]
+        for (alpha, active), weight in zip(warped, weights, strict=True):
+            if active[i]:
+                values.append(alpha[i])
+                votes.append(weight)
+        if len(values) == 1:
             continue
-        y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1  # work in the support's box
-        box = (slice(y0, y1), slice(x0, x1))
-        grid_x, grid_y = np.meshgrid(
-            np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
-        )
-        small = resize_map(alphas[i], fw, fh)
-        base_num, detail_num = current.base[i][box].copy(), current.detail[i][box].copy()
-        base_den = np.ones_like(base_num)
-        detail_den = np.ones_like(base_num)
-        for (dist, other, pair), rel_b in zip(usable, rel_base, strict=True):
-            if not other.active[i]:
-                continue
-            flow_small = body_flow(pair.backward, small)
-            speed = np.sqrt((flow_small**2).sum(-1)) * pair.scale / (abs(dist) * w)
-            slow = strength ** abs(dist) * np.exp(-((speed / speed_limit) ** 2))
-            static = np.exp(-((speed / STATIC_SPEED) ** 2))
-            share = (DETAIL_SHARE + (1.0 - DETAIL_SHARE) * static) ** abs(dist)
-            maps = np.dstack([flow_small, slow * rel_b, slow * share * pair.reliable])
-            maps = cv2.resize(maps.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-            maps = maps[box]
-            map_x = grid_x + maps[..., 0] * (w / fw)
-            map_y = grid_y + maps[..., 1] * (h / fh)
-            bands = np.dstack([other.base[i], other.detail[i]])
-            warped = cv2.remap(
-                bands, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
-            wb, wd = maps[..., 2], maps[..., 3]
-            base_num += wb * warped[..., 0]
-            base_den += wb
-            detail_num += wd * warped[..., 1]
-            detail_den += wd
-        averaged = np.clip(base_num / base_den + detail_num / detail_den, 0.0, 1.0)
-        out[i][box] = np.where(support[box].astype(bool), averaged, alphas[i][box])
-    # Where the average overshoots a sum of 1 (an instance spread into another's pixels), take
-    # the excess back from what each instance gained over its current alpha, in proportion: the
-    # sum is 1 again and no instance ends below the engine's own alpha there.
-    limit = np.maximum(alphas.sum(0), 1.0)
+        stack_v, stack_w = np.stack(values), np.stack(votes)
+        todo = (stack_v.max(0) - stack_v.min(0)) > AGREE
+        if todo.any():
+            region = out[i, y0:y1, x0:x1]
+            region[todo] = robust_vote(stack_v[:, todo], stack_w[:, todo])
+    return _result(raw, _cap_sum(raw, out))
+
+
+def robust_vote(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per column of (m, P) candidates: a weighted median, then one Tukey-biweight step around it.
+
+    Why a median first: it ignores any minority, however far off; the biweight step then averages
+    the candidates that agree with it (within ``INLIER_TOLERANCE``), which removes noise as a mean
+    would, and never lets a rejected candidate pull the result.
+    """
+    median = weighted_median(values, weights)
+    u = (values - median) / INLIER_TOLERANCE
+    bw = weights * np.clip(1.0 - u * u, 0.0, None) ** 2
+    total = bw.sum(0)
+    return np.where(total > 0, (bw * values).sum(0) / np.maximum(total, 1e-12), median)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per column of (m, P): the lowest value whose cumulative weight reaches half the total."""
+    order = np.argsort(values, axis=0, kind="stable")
+    v = np.take_along_axis(values, order, 0)
+    cum = np.cumsum(np.take_along_axis(weights, order, 0), 0)
+    pick = np.minimum((cum < 0.5 * cum[-1:]).sum(0), len(values) - 1)
+    return np.take_along_axis(v, pick[None], 0)[0]
+
+
+def _work_box(
+    alphas: Sequence[np.ndarray], pairs, h: int, w: int
+) -> tuple[int, int, int, int] | None:
+    """Box (y0, y1, x0, x1) holding every instance's support in any window frame, padded by the
+    largest motion: outside it every candidate is 0 and nothing changes."""
+    support = np.zeros((h, w), bool)
+    for a in alphas:
+        support |= (a > 0).any(0)
+    ys, xs = np.nonzero(support.any(1))[0], np.nonzero(support.any(0))[0]
+    if not len(ys):
+        return None
+    pad = 2 + int(np.ceil(max(float(p.speed.max()) for p in pairs)))
+    return (
+        max(0, ys[0] - pad),
+        min(h, ys[-1] + 1 + pad),
+        max(0, xs[0] - pad),
+        min(w, xs[-1] + 1 + pad),
+    )
+
+
+def _flow_in_box(
+    pair: FlowPair, box: tuple[int, int, int, int], h: int, w: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The proxy flow (in plate pixels) and its reliability, sampled bilinearly at the box's
+    plate pixels (as a resize of the whole map would give, without making one)."""
+    y0, y1, x0, x1 = box
+    fh, fw = pair.reliable.shape
+    sx, sy = fw / w, fh / h
+    px = (np.arange(x0, x1, dtype=np.float32) + 0.5) * sx - 0.5
+    py = (np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5
+    mx, my = np.meshgrid(px, py)
+    maps = np.dstack([pair.backward, pair.reliable]).astype(np.float32)
+    sampled = cv2.remap(maps, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    flow = sampled[..., :2] * np.array([1.0 / sx, 1.0 / sy], np.float32)
+    return flow, sampled[..., 2]
+
+
+def _cap_sum(raw: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Where instances now sum above max(1, their raw sum), take the excess back from what each
+    gained over its raw alpha, in proportion: no instance ends below its raw alpha there."""
+    limit = np.maximum(raw.sum(0), 1.0)
     excess = out.sum(0) - limit
-    over = excess > 0
+    over = excess > 1e-6
     if over.any():
-        gain = np.maximum(out[:, over] - alphas[:, over], 0.0)
+        gain = np.maximum(out[:, over] - raw[:, over], 0.0)
         out[:, over] -= excess[over] * gain / np.maximum(gain.sum(0), 1e-12)
-    return out.astype(np.float32)
+    return out
 
 
-def _frame(
-    frame_rgb: np.ndarray, alphas: np.ndarray, active: Sequence[bool] | None, flow_size: int
-) -> _Frame:
-    base, detail = split_bands(alphas)
-    flags = np.ones(len(alphas), bool) if active is None else np.asarray(active, bool)
-    return _Frame(to_grey(frame_rgb, flow_size), base, detail, flags)
+def _result(raw: np.ndarray, out: np.ndarray) -> Smoothed:
+    out = out.astype(np.float32)
+    support = (raw > SUPPORT) | (out > SUPPORT)
+    diff = np.abs(out - raw) * support
+    counts = support.reshape(len(raw), -1).sum(1)
+    override = diff.reshape(len(raw), -1).sum(1) / np.maximum(counts, 1)
+    return Smoothed(out, override.astype(np.float32), override > LARGE_OVERRIDE)
+
+
+class WindowSmoother:
+    """Bidirectional streaming form of :func:`smooth_frame`: buffers ``2k+1`` frames and emits
+    frame ``t`` once ``t+k`` has arrived (lag ``k = window``); :meth:`flush` at the end of a shot.
+
+    Determinism: frame ``t``'s result depends only on the frames pushed from ``t-k`` to ``t+k``
+    since the last :meth:`reset`, counted in push order. A job writing frames ``a..b`` of a shot
+    must therefore push from ``max(shot_start, a-k)`` (lead-in, matted but not written) to
+    ``min(shot_end, b+k)`` (look-ahead), then :meth:`flush`; a cut or gap in the frames is a
+    :meth:`reset` (after a flush). The ends of the window are the *shot's*, never the job's.
+    """
+
+    def __init__(
+        self,
+        strength: float = DEFAULT_STRENGTH,
+        window: int = DEFAULT_WINDOW,
+        flow_size: int = DEFAULT_FLOW_SIZE,
+    ):
+        _check(strength, window)
+        self.strength = float(strength)
+        self.window = int(window)
+        self.flow_size = int(flow_size)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every buffered frame (a cut, a gap, a new chunk) without emitting them."""
+        self._frames: deque[tuple[int, int, FrameData]] = deque()  # (push position, index, data)
+        self._flows: dict[tuple[int, int], FlowPair] = {}
+        self._pushed = 0
+        self._next = 0  # push position of the next frame to emit
+
+    def push(
+        self,
+        index: int,
+        frame_rgb: np.ndarray,
+        alphas: np.ndarray,
+        active: Sequence[bool] | None = None,
+    ) -> list[tuple[int, Smoothed]]:
+        """Add a frame (caller's ``index``, kept as given); return the frames now complete."""
+        data = frame_data(frame_rgb, alphas, active, self.flow_size)
+        self._frames.append((self._pushed, index, data))
+        self._pushed += 1
+        done = []
+        while self._next + self.window < self._pushed:
+            done.append(self._emit())
+        return done
+
+    def flush(self) -> list[tuple[int, Smoothed]]:
+        """End of the shot: emit every frame still buffered (their windows truncated)."""
+        done = []
+        while self._next < self._pushed:
+            done.append(self._emit())
+        self.reset()
+        return done
+
+    def _emit(self) -> tuple[int, Smoothed]:
+        t = self._next
+        frames = [f for f in self._frames if abs(f[0] - t) <= self.window]
+        positions = [f[0] for f in frames]
+        center = positions.index(t)
+        result = smooth_frame(
+            center,
+            [f[2] for f in frames],
+            self.strength,
+            lambda c, s: self._flow(frames[c], frames[s]),
+        )
+        self._next += 1
+        while self._frames and self._frames[0][0] < self._next - self.window:
+            self._frames.popleft()
+        first = self._next - self.window
+        self._flows = {k: v for k, v in self._flows.items() if min(k) >= first}
+        return frames[center][1], result
+
+    def _flow(self, cur, other) -> FlowPair:
+        """Flow from frame ``cur`` to ``other`` (push records); each pair is computed once."""
+        key = (cur[0], other[0])
+        if key not in self._flows:
+            width = cur[2].alphas.shape[2]
+            self._flows[key], self._flows[key[::-1]] = flow_pairs(
+                cur[2].proxy, other[2].proxy, width
+            )
+        return self._flows[key]
 
 
 class TemporalSmoother:
-    """Causal smoothing stage with state; :meth:`reset` at cuts and chunk starts.
-
-    strength: 0 (off) to <1; the weight of the previous frame (``strength**j`` for ``j`` frames
-    back) where the flow is reliable. window: how many previous frames it averages.
-    flow_size: long side of the image flow is computed on.
+    """Causal (lag 0) form for callers that need each frame back at once: frame ``t`` is voted on
+    by frames ``t-k .. t`` only. Deterministic with ``k`` frames of pre-roll; :meth:`reset` at cuts.
     """
 
     def __init__(
         self,
         strength: float = DEFAULT_STRENGTH,
         flow_size: int = DEFAULT_FLOW_SIZE,
-        speed_limit: float = DEFAULT_SPEED_LIMIT,
         window: int = DEFAULT_WINDOW,
     ):
-        if not 0.0 <= strength < 1.0:
-            raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
-        if window < 1:
-            raise ValueError(f"temporal window must be at least 1 frame, got {window}")
+        _check(strength, window)
         self.strength = float(strength)
         self.flow_size = int(flow_size)
-        self.speed_limit = float(speed_limit)
         self.window = int(window)
         self.reset()
 
     def reset(self) -> None:
         """Forget previous frames (a cut, a gap, the first frame of a chunk)."""
-        self._history: deque[_Frame] = deque(maxlen=self.window)
+        self._history: deque[FrameData] = deque(maxlen=self.window + 1)
 
     @property
     def enabled(self) -> bool:
@@ -232,24 +363,19 @@ class TemporalSmoother:
     def __call__(
         self, frame_rgb: np.ndarray, alphas: np.ndarray, active: Sequence[bool] | None = None
     ) -> np.ndarray:
-        """Smooth one frame: frame_rgb (H,W,3) display-referred float, alphas (N,H,W) in [0,1].
-
-        active: optional per-instance flags; inactive instances (no mask on this frame) are
-        passed through unsmoothed.
-        """
+        """Smooth one frame: frame_rgb (H,W,3) display-referred float, alphas (N,H,W) in [0,1]."""
         alphas = np.asarray(alphas, np.float32)
         if not self.enabled:
             return alphas
-        current = _frame(frame_rgb, alphas, active, self.flow_size)
-        neighbours = []
-        for dist, other in enumerate(reversed(self._history), start=1):
-            if other.grey.shape != current.grey.shape:
-                break
-            pair = flow_to_previous(other.grey, current.grey, alphas.shape[2])
-            neighbours.append((dist, other, pair))
-        out = smooth_frame(current, alphas, neighbours, self.strength, self.speed_limit)
-        self._history.append(current)
-        return out
+        self._history.append(frame_data(frame_rgb, alphas, active, self.flow_size))
+        return smooth_frame(len(self._history) - 1, list(self._history), self.strength).alphas
+
+
+def _check(strength: float, window: int) -> None:
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
+    if window < 1:
+        raise ValueError(f"temporal window must be at least 1 frame, got {window}")
 
 
 def smooth_sequence(
@@ -259,34 +385,24 @@ def smooth_sequence(
     bidirectional: bool = True,
     flow_size: int = DEFAULT_FLOW_SIZE,
     window: int = DEFAULT_WINDOW,
-) -> list[np.ndarray]:
-    """Smooth a whole shot: each frame with ``window`` neighbours each side (bidirectional) or
-    before it only (causal, as :class:`TemporalSmoother` run over the shot).
+) -> list[Smoothed]:
+    """Smooth a whole shot (one cut): bidirectional windows, or causal as :class:`TemporalSmoother`.
 
     frames_rgb: per-frame (H,W,3) display-referred float; alphas: per-frame (N,H,W).
     """
     raw = [np.asarray(a, np.float32) for a in alphas]
     if strength == 0.0:
-        return raw
-    if not bidirectional:
-        smoother = TemporalSmoother(strength, flow_size, window=window)
-        return [smoother(f, a) for f, a in zip(frames_rgb, raw, strict=True)]
-    if not 0.0 < strength < 1.0:
-        raise ValueError(f"temporal strength must be in [0, 1), got {strength}")
-    frames = [_frame(f, a, None, flow_size) for f, a in zip(frames_rgb, raw, strict=True)]
-    pairs: dict[tuple[int, int], FlowPair] = {}
-    for t in range(len(frames)):
-        for s in range(t + 1, min(len(frames), t + window + 1)):
-            if frames[s].grey.shape == frames[t].grey.shape:
-                pairs[t, s], pairs[s, t] = flow_pairs(
-                    frames[t].grey, frames[s].grey, raw[t].shape[2]
-                )
+        return [_result(a, a.copy()) for a in raw]
+    if bidirectional:
+        smoother = WindowSmoother(strength, window, flow_size)
+        done = []
+        for t, (rgb, a) in enumerate(zip(frames_rgb, raw, strict=True)):
+            done += smoother.push(t, rgb, a)
+        return [r for _, r in sorted(done + smoother.flush(), key=lambda x: x[0])]
+    _check(strength, window)
+    history: deque[FrameData] = deque(maxlen=window + 1)
     out = []
-    for t, a in enumerate(raw):
-        neighbours = [
-            (abs(s - t), frames[s], pairs[t, s])
-            for s in range(max(0, t - window), min(len(frames), t + window + 1))
-            if (t, s) in pairs
-        ]
-        out.append(smooth_frame(frames[t], a, neighbours, strength))
+    for rgb, a in zip(frames_rgb, raw, strict=True):
+        history.append(frame_data(rgb, a, None, flow_size))
+        out.append(smooth_frame(len(history) - 1, list(history), strength))
     return out
