@@ -49,6 +49,16 @@ Options (``self.options``):
         below (0: keep its upsampled solution), and ``proxy_iters`` at that level (half
         resolution), where the edges are placed by the levels below it (measured in
         docs/benchmarks.md).
+    reach_faint (0 = off, ``refine.trimap.REACH_FAINT``): the reach ring also follows faint
+        strands (at least this alpha against their surroundings; 0.05 for the demo's hair).
+    holes (1), core (1), ghosts (1), fallback (1): robustness steps, each 0 to turn it off
+        (issue 14): background seen through the rough mask opened (:mod:`..refine.holes`),
+        the deep interior held opaque (:mod:`..refine.core`), alpha parts that never reach
+        the ordinary band dropped (:mod:`..refine.ghosts`), a frame whose alpha disagrees
+        grossly with its mask solved again on a fixed band (:mod:`..refine.failure`); the
+        per-person :class:`~vfxmatte.refine.failure.FrameCheck` is in :attr:`checks` and
+        ``EngineInput.extras["checks"]``. The input is no longer clipped at 1: values above 1
+        are compressed (:mod:`..refine.highlights`).
     tile (64), overlap (8): refinement tiles (only those holding unknown pixels are solved, all
         in one batched float32 CG).
 """
@@ -60,11 +70,22 @@ import math
 import torch
 
 from vfxmatte.engines.base import Engine, EngineInput
+from vfxmatte.refine.core import hold_core
+from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
+from vfxmatte.refine.ghosts import drop_ghosts
+from vfxmatte.refine.highlights import compress_highlights
+from vfxmatte.refine.holes import find_holes, open_holes
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.sampling import sample_alpha
 from vfxmatte.refine.tiling import region_of_interest
-from vfxmatte.refine.trimap import adaptive_trimap, band_trimap, mask_offset, offset_mask
+from vfxmatte.refine.trimap import (
+    REACH_FAINT,
+    adaptive_trimap,
+    band_trimap,
+    mask_offset,
+    offset_mask,
+)
 
 
 class GuidedEngine(Engine):
@@ -77,6 +98,7 @@ class GuidedEngine(Engine):
         self._cores: torch.Tensor | None = None
         self._trimaps: torch.Tensor | None = None
         self.offsets: dict[int, int] = {}  # last frame's measured mask offsets, per person
+        self.checks: dict[str, FrameCheck] = {}  # last frame's failure checks, per layer name
 
     def _opt(self, key: str, default):
         return type(default)(self.options.get(key, default))
@@ -90,17 +112,18 @@ class GuidedEngine(Engine):
         return self._trimaps
 
     def matte(self, inp: EngineInput) -> torch.Tensor:
-        image = inp.image.to(self.device, torch.float32).clamp(0, 1)
+        image = compress_highlights(inp.image.to(self.device, torch.float32))
         masks = (inp.masks.to(self.device, torch.float32) > 0.5).float()
         plate = inp.clean_plate
         if plate is not None:
-            plate = plate.to(self.device, torch.float32).clamp(0, 1)
+            plate = compress_highlights(plate.to(self.device, torch.float32))
         n, h, w = masks.shape
         present = [i for i in range(n) if bool(masks[i].any())]
         factor = max(1, math.ceil(max(h, w) / self._opt("trimap_side", 2048)))
         if factor == 1:
             masks, _ = self._snap_masks(image, masks, masks, present, 1)
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
+            holes = self._hole_stage(image, masks, plate, tris, sure, rois, max(h, w))
             samples = self._sample_stage(image, masks, plate, tris, rois, max(h, w))
         else:
             # 4K and up: trimaps and samples on a proxy (cost /factor^2), the solve at full
@@ -113,6 +136,7 @@ class GuidedEngine(Engine):
             tris, sure, rois = self._trimap_stage(
                 small[0], small_masks, small[2], present, max(h, w)
             )
+            holes = self._hole_stage(small[0], small_masks, small[2], tris, sure, rois, max(h, w))
             samples = self._sample_stage(small[0], small_masks, small[2], tris, rois, max(h, w))
             sure = _enlarge(sure, factor, (h, w))
             for i in present:
@@ -120,37 +144,89 @@ class GuidedEngine(Engine):
                 rois[i] = (y0, min(h, y1), x0, min(w, x1))
                 size = (rois[i][1] - y0, rois[i][3] - x0)
                 tris[i] = _enlarge(tris[i], factor, size)
+                holes[i] = _enlarge(holes[i], factor, size)
                 if samples[i] is not None:
                     samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
         out = torch.zeros_like(masks)
         big = max(h, w) > self._opt("top_side", 2048)
         top_iters = (self._opt("top_iters", 0), self._opt("proxy_iters", 12)) if big else None
+        self.checks = {}
         for i in present:
             y0, y1, x0, x1 = rois[i]
-            tri = tris[i]
+            crop = image[:, y0:y1, x0:x1]
             prior, prior_weight = samples[i] if samples[i] is not None else (None, 0.0)
-            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
-                image[:, y0:y1, x0:x1],
-                (tri != 0.5).float(),
-                (tri > 0.75).float(),
-                prior=prior,
-                prior_weight=prior_weight,
-                radius=self._opt("radius", 1),
-                eps=self._opt("eps", 1e-7),
-                coarse_iters=self._opt("coarse_iters", 300),
-                fine_iters=self._opt("fine_iters", 20),
-                top_iters=top_iters,
-                tile=self._opt("tile", 64),
-                overlap=self._opt("overlap", 8),
+            alpha = self._solve(crop, tris[i], prior, prior_weight, top_iters)
+            self._floor_reach(alpha, masks[i, y0:y1, x0:x1], max(h, w), factor)
+            out[i, y0:y1, x0:x1], self.checks[inp.names[i]] = self._robust(
+                alpha, crop, masks[i, y0:y1, x0:x1], holes[i], max(h, w), top_iters
             )
-            self._floor_reach(out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], max(h, w), factor)
         self._cores = sure
         self._trimaps = torch.zeros_like(masks)
         for i in present:
             y0, y1, x0, x1 = rois[i]
             self._trimaps[i, y0:y1, x0:x1] = tris[i]
         inp.extras["cores"] = sure
+        inp.extras["checks"] = dict(self.checks)
         return out
+
+    def _solve(self, crop, tri, prior, prior_weight, top_iters) -> torch.Tensor:
+        """The closed-form solve of one person's region of interest under trimap ``tri``."""
+        return solve_alpha_pyramid(
+            crop,
+            (tri != 0.5).float(),
+            (tri > 0.75).float(),
+            prior=prior,
+            prior_weight=prior_weight,
+            radius=self._opt("radius", 1),
+            eps=self._opt("eps", 1e-7),
+            coarse_iters=self._opt("coarse_iters", 300),
+            fine_iters=self._opt("fine_iters", 20),
+            top_iters=top_iters,
+            tile=self._opt("tile", 64),
+            overlap=self._opt("overlap", 8),
+        )
+
+    def _hole_stage(self, image, masks, plate, tris, sure, rois, full_side: int) -> dict:
+        """Per person, the pixels deep inside the rough mask that show the background
+        (:func:`find_holes`), opened in their trimap and taken out of their sure core; (H,W)
+        zeros per person with ``holes`` 0 (off)."""
+        ratio = max(image.shape[-2:]) / full_side
+        search = max(1, round(self._search_width(full_side) * ratio))
+        out = {}
+        for i, tri in tris.items():
+            y0, y1, x0, x1 = rois[i]
+            if self._opt("holes", 1) <= 0:
+                out[i] = torch.zeros_like(tri)
+                continue
+            out[i] = find_holes(
+                image[:, y0:y1, x0:x1],
+                masks[i, y0:y1, x0:x1],
+                search,
+                plate[:, y0:y1, x0:x1] if plate is not None else None,
+            )
+            tris[i] = open_holes(tri, out[i], self._opt("margin", 3))
+            sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
+        return out
+
+    def _robust(self, alpha, crop, mask, holes, side: int, top_iters):
+        """One person's alpha made safe for a compositor, and the frame's verdict.
+
+        Ghosts (parts not reaching the ordinary band) are dropped (:mod:`..refine.ghosts`),
+        the deep interior held opaque (:mod:`..refine.core`), and a frame whose alpha still
+        disagrees grossly with its mask (:mod:`..refine.failure`) is solved again on a fixed
+        band around the mask (mask-constrained); its :class:`FrameCheck` says so.
+        """
+        search = self._search_width(side)
+        band = search + self._opt("texture_margin", 6) + self._reach(search)
+        if self._opt("ghosts", 1) > 0:
+            alpha = drop_ghosts(alpha, mask, band)
+        check = check_alpha(alpha, mask, search, holes)
+        if check.failed and self._opt("fallback", 1) > 0:
+            alpha = self._solve(crop, band_trimap(mask, search), None, 0.0, top_iters)
+            check = FrameCheck(check.core_mean, check.spill, True, True, check.reason)
+        if self._opt("core", 1) > 0:
+            alpha = hold_core(alpha, mask, search, holes)
+        return alpha, check
 
     def _snap_masks(self, image, masks, full_masks, present, factor: int):
         """Masks moved onto the image's edge where they are off by more than the band can take.
@@ -329,6 +405,7 @@ class GuidedEngine(Engine):
             reach_bridge=self._opt("reach_bridge", 2),
             reach_density=self._opt("reach_density", 0.8),
             reach_texture=self._opt("reach_texture", 0.04),
+            reach_faint=self._opt("reach_faint", REACH_FAINT),
         ).trimap
 
 
