@@ -47,13 +47,27 @@ def test_hole_showing_the_background_opens_and_the_solid_part_stays_opaque():
     r = ((yy - 80) ** 2 + (xx - 80) ** 2).sqrt()
     assert float(holes[r < 26].mean()) > 0.9  # the hole (deep inside the mask) found
     assert float(holes[alpha == 1].sum()) == 0  # nothing of the ring taken for background
-    est = GuidedEngine("cpu").matte(EngineInput(image=image, masks=mask[None], names=["a"]))[0]
+    colour = GuidedEngine("cpu", {"holes": "colour"})
+    est = colour.matte(EngineInput(image=image, masks=mask[None], names=["a"]))[0]
     centre = r < 20
     assert float(est[centre].max()) < 0.05  # the hole opened up
-    without = GuidedEngine("cpu", {"holes": 0}).matte(
+    without = GuidedEngine("cpu", {"holes": "off"}).matte(
         EngineInput(image=image, masks=mask[None], names=["a"])
     )[0]
     assert float(without[centre].min()) > 0.9  # the check can fail: it stays filled without
+
+
+def test_hole_opens_against_a_clean_plate_by_default():
+    image, alpha, mask = _donut()
+    g = torch.Generator().manual_seed(3)
+    plate = (BG + 0.01 * torch.randn(3, 160, 160, generator=g)).clamp(0, 1)
+    yy, xx = _grid(160, 160)
+    centre = ((yy - 80) ** 2 + (xx - 80) ** 2).sqrt() < 20
+    engine = GuidedEngine("cpu")
+    inp = EngineInput(image=image, masks=mask[None], names=["a"], clean_plate=plate)
+    assert float(engine.matte(inp)[0][centre].max()) < 0.05
+    no_plate = engine.matte(EngineInput(image=image, masks=mask[None], names=["a"]))[0]
+    assert float(no_plate[centre].min()) > 0.9  # without a plate the default leaves it
 
 
 def test_no_hole_where_the_interior_does_not_match_the_background():

@@ -51,8 +51,9 @@ Options (``self.options``):
         docs/benchmarks.md).
     reach_faint (0 = off, ``refine.trimap.REACH_FAINT``): the reach ring also follows faint
         strands (at least this alpha against their surroundings; 0.05 for the demo's hair).
-    holes (1), core (1), ghosts (1), fallback (1): robustness steps, each 0 to turn it off
-        (issue 14): background seen through the rough mask opened (:mod:`..refine.holes`),
+    holes ("plate" | "colour" | "off"), core (1), ghosts (1), fallback (1): robustness steps
+        (issue 14; 0 turns core/ghosts/fallback off): background seen through the rough mask
+        opened (:mod:`..refine.holes`; by default only against a clean plate),
         the deep interior held opaque (:mod:`..refine.core`), alpha parts that never reach
         the ordinary band dropped (:mod:`..refine.ghosts`), a frame whose alpha disagrees
         grossly with its mask solved again on a fixed band (:mod:`..refine.failure`); the
@@ -75,7 +76,7 @@ from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.ghosts import drop_ghosts
 from vfxmatte.refine.highlights import compress_highlights
-from vfxmatte.refine.holes import find_holes, open_holes
+from vfxmatte.refine.holes import HOLES_MODE, find_holes, open_holes
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.sampling import sample_alpha
 from vfxmatte.refine.tiling import region_of_interest
@@ -189,20 +190,23 @@ class GuidedEngine(Engine):
     def _hole_stage(self, image, masks, plate, tris, sure, rois, full_side: int) -> dict:
         """Per person, the pixels deep inside the rough mask that show the background
         (:func:`find_holes`), opened in their trimap and taken out of their sure core; (H,W)
-        zeros per person with ``holes`` 0 (off)."""
+        zeros per person when ``holes`` is "off", or "plate" (the default) without a plate."""
         ratio = max(image.shape[-2:]) / full_side
         search = max(1, round(self._search_width(full_side) * ratio))
         out = {}
         for i, tri in tris.items():
             y0, y1, x0, x1 = rois[i]
-            if self._opt("holes", 1) <= 0:
+            mode = self._opt("holes", HOLES_MODE)
+            if mode == "off" or (mode == "plate" and plate is None):
                 out[i] = torch.zeros_like(tri)
                 continue
+            others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1]
             out[i] = find_holes(
                 image[:, y0:y1, x0:x1],
                 masks[i, y0:y1, x0:x1],
                 search,
                 plate[:, y0:y1, x0:x1] if plate is not None else None,
+                others,
             )
             tris[i] = open_holes(tri, out[i], self._opt("margin", 3))
             sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
