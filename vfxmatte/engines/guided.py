@@ -71,7 +71,7 @@ import math
 import torch
 
 from vfxmatte.engines.base import Engine, EngineInput
-from vfxmatte.refine.core import hold_core
+from vfxmatte.refine.core import core_region, hold_core
 from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.ghosts import drop_ghosts
@@ -161,6 +161,10 @@ class GuidedEngine(Engine):
             out[i, y0:y1, x0:x1], self.checks[inp.names[i]] = self._robust(
                 alpha, crop, masks[i, y0:y1, x0:x1], holes[i], max(h, w), top_iters
             )
+            if self._opt("core", 1) > 0 and len(present) > 1:
+                # the held interior is solid: no one else's alpha there (consistency)
+                deep = core_region(masks[i, y0:y1, x0:x1], self._search_width(max(h, w)), holes[i])
+                sure[i, y0:y1, x0:x1] = torch.maximum(sure[i, y0:y1, x0:x1], deep)
         self._cores = sure
         self._trimaps = torch.zeros_like(masks)
         for i in present:

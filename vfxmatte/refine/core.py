@@ -16,6 +16,21 @@ from vfxmatte.refine.filters import dilate, erode
 CORE_DEPTH = 2.0  # depth of the held interior, in search bands from the mask's edge
 
 
+def core_region(
+    mask: torch.Tensor,
+    search: int,
+    holes: torch.Tensor | None = None,
+    depth: float = CORE_DEPTH,
+) -> torch.Tensor:
+    """(H,W) {0,1}: more than ``depth * search`` px inside ``mask``, except within ``search`` px
+    of a hole. It is also a solid core for instance consistency (no one else's alpha there)."""
+    r = max(1, round(depth * search))
+    deep = erode((mask > 0.5).float(), r)
+    if holes is not None and bool(holes.any()):
+        deep = deep * (1 - dilate(holes, search))
+    return deep
+
+
 def hold_core(
     alpha: torch.Tensor,
     mask: torch.Tensor,
@@ -23,10 +38,5 @@ def hold_core(
     holes: torch.Tensor | None = None,
     depth: float = CORE_DEPTH,
 ) -> torch.Tensor:
-    """``alpha`` (H,W) set to 1 more than ``depth * search`` px inside ``mask``, except within
-    ``search`` px of a hole."""
-    r = max(1, round(depth * search))
-    deep = erode((mask > 0.5).float(), r)
-    if holes is not None and bool(holes.any()):
-        deep = deep * (1 - dilate(holes, search))
-    return torch.maximum(alpha, deep)
+    """``alpha`` (H,W) set to 1 on :func:`core_region`."""
+    return torch.maximum(alpha, core_region(mask, search, holes, depth))
