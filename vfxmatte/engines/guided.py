@@ -21,11 +21,22 @@ import torch
 from pydantic import Field
 
 from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
+from vfxmatte.refine.core import core_region, hold_core
+from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
+from vfxmatte.refine.ghosts import drop_ghosts
+from vfxmatte.refine.highlights import compress_highlights
+from vfxmatte.refine.holes import HOLES_MODE, find_holes, open_holes
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.sampling import sample_alpha
 from vfxmatte.refine.tiling import region_of_interest
-from vfxmatte.refine.trimap import adaptive_trimap, band_trimap, mask_offset, offset_mask
+from vfxmatte.refine.trimap import (
+    REACH_FAINT,
+    adaptive_trimap,
+    band_trimap,
+    mask_offset,
+    offset_mask,
+)
 
 
 class GuidedOptions(EngineOptions):
@@ -52,6 +63,28 @@ class GuidedOptions(EngineOptions):
         "the mask along strand-like pixels (0 = off)",
     )
     reach_texture: float = Field(0.04, ge=0, description="reach: least gradient energy")
+    reach_faint: float = Field(
+        REACH_FAINT,
+        ge=0,
+        le=1,
+        description="reach also follows faint strands of at least this contrast (0: off; 0.05 "
+        "recovers the demo's hair but costs ~1% MAD on dev and synth sets)",
+    )
+    holes: Literal["plate", "colour", "off"] = Field(
+        HOLES_MODE,
+        description="open background seen through the rough mask: 'plate' (only against a clean "
+        "plate), 'colour' (against colour clusters outside the mask; opens look-alike interiors "
+        "too), 'off'",
+    )
+    core: bool = Field(True, description="hold the deep interior of each rough mask opaque")
+    ghosts: bool = Field(
+        True, description="drop alpha parts that never reach the person's ordinary band"
+    )
+    fallback: bool = Field(
+        True,
+        description="re-solve a person on a fixed band around the mask when the alpha disagrees "
+        "grossly with it (reported in the frame's diagnostics)",
+    )
     reach_density: float = Field(
         0.8, ge=0, le=1, description="reach: most neighbours alike (a solid look-alike stops it)"
     )
@@ -111,17 +144,18 @@ class GuidedEngine(Engine):
     def matte(self, inp: EngineInput) -> EngineOutput:
         """Alphas, sure-foreground cores; diagnostics: ``trimaps`` (N,H,W: 1 fg, 0 bg, 0.5
         unknown) and ``offsets`` (person index -> measured mask offset in px)."""
-        image = inp.image.to(self.device, torch.float32).clamp(0, 1)
+        image = compress_highlights(inp.image.to(self.device, torch.float32))
         masks = (inp.masks.to(self.device, torch.float32) > 0.5).float()
         plate = inp.clean_plate
         if plate is not None:
-            plate = plate.to(self.device, torch.float32).clamp(0, 1)
+            plate = compress_highlights(plate.to(self.device, torch.float32))
         n, h, w = masks.shape
         present = [i for i in range(n) if bool(masks[i].any())]
         factor = max(1, math.ceil(max(h, w) / self.opts.trimap_side))
         if factor == 1:
             masks, _ = self._snap_masks(image, masks, masks, present, 1)
             tris, sure, rois = self._trimap_stage(image, masks, plate, present, max(h, w))
+            holes = self._hole_stage(image, masks, plate, tris, sure, rois, max(h, w))
             samples = self._sample_stage(image, masks, plate, tris, rois, max(h, w))
         else:
             # 4K and up: trimaps and samples on a proxy (cost /factor^2), the solve at full
@@ -134,6 +168,7 @@ class GuidedEngine(Engine):
             tris, sure, rois = self._trimap_stage(
                 small[0], small_masks, small[2], present, max(h, w)
             )
+            holes = self._hole_stage(small[0], small_masks, small[2], tris, sure, rois, max(h, w))
             samples = self._sample_stage(small[0], small_masks, small[2], tris, rois, max(h, w))
             sure = _enlarge(sure, factor, (h, w))
             for i in present:
@@ -141,36 +176,98 @@ class GuidedEngine(Engine):
                 rois[i] = (y0, min(h, y1), x0, min(w, x1))
                 size = (rois[i][1] - y0, rois[i][3] - x0)
                 tris[i] = _enlarge(tris[i], factor, size)
+                holes[i] = _enlarge(holes[i], factor, size)
                 if samples[i] is not None:
                     samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
         out = torch.zeros_like(masks)
         big = max(h, w) > self.opts.top_side
         top_iters = (self.opts.top_iters, self.opts.proxy_iters) if big else None
+        checks: dict[str, FrameCheck] = {}
         for i in present:
             y0, y1, x0, x1 = rois[i]
-            tri = tris[i]
+            crop = image[:, y0:y1, x0:x1]
             prior, prior_weight = samples[i] if samples[i] is not None else (None, 0.0)
-            out[i, y0:y1, x0:x1] = solve_alpha_pyramid(
-                image[:, y0:y1, x0:x1],
-                (tri != 0.5).float(),
-                (tri > 0.75).float(),
-                prior=prior,
-                prior_weight=prior_weight,
-                radius=self.opts.radius,
-                eps=self.opts.eps,
-                coarse_iters=self.opts.coarse_iters,
-                fine_iters=self.opts.fine_iters,
-                top_iters=top_iters,
-                tile=self.opts.tile,
-                overlap=self.opts.overlap,
+            alpha = self._solve(crop, tris[i], prior, prior_weight, top_iters)
+            self._floor_reach(alpha, masks[i, y0:y1, x0:x1], max(h, w), factor)
+            out[i, y0:y1, x0:x1], checks[inp.names[i]] = self._robust(
+                alpha, crop, masks[i, y0:y1, x0:x1], holes[i], max(h, w), top_iters
             )
-            self._floor_reach(out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], max(h, w), factor)
+            if self.opts.core and len(present) > 1:
+                # the held interior is solid: no one else's alpha there (consistency)
+                deep = core_region(masks[i, y0:y1, x0:x1], self._search_width(max(h, w)), holes[i])
+                sure[i, y0:y1, x0:x1] = torch.maximum(sure[i, y0:y1, x0:x1], deep)
         trimaps = torch.zeros_like(masks)
         for i in present:
             y0, y1, x0, x1 = rois[i]
             trimaps[i, y0:y1, x0:x1] = tris[i]
-        diagnostics = {"trimaps": trimaps, "offsets": dict(self._offsets)}
+        diagnostics = {
+            "trimaps": trimaps,
+            "offsets": dict(self._offsets),
+            "checks": {name: check.as_dict() for name, check in checks.items()},
+        }
         return EngineOutput(alphas=out, cores=sure, diagnostics=diagnostics)
+
+    def _solve(self, crop, tri, prior, prior_weight, top_iters) -> torch.Tensor:
+        """The closed-form solve of one person's region of interest under trimap ``tri``."""
+        return solve_alpha_pyramid(
+            crop,
+            (tri != 0.5).float(),
+            (tri > 0.75).float(),
+            prior=prior,
+            prior_weight=prior_weight,
+            radius=self.opts.radius,
+            eps=self.opts.eps,
+            coarse_iters=self.opts.coarse_iters,
+            fine_iters=self.opts.fine_iters,
+            top_iters=top_iters,
+            tile=self.opts.tile,
+            overlap=self.opts.overlap,
+        )
+
+    def _hole_stage(self, image, masks, plate, tris, sure, rois, full_side: int) -> dict:
+        """Per person, the pixels deep inside the rough mask that show the background
+        (:func:`find_holes`), opened in their trimap and taken out of their sure core; (H,W)
+        zeros per person when ``holes`` is "off", or "plate" (the default) without a plate."""
+        ratio = max(image.shape[-2:]) / full_side
+        search = max(1, round(self._search_width(full_side) * ratio))
+        mode = self.opts.holes
+        out = {}
+        for i, tri in tris.items():
+            y0, y1, x0, x1 = rois[i]
+            if mode == "off" or (mode == "plate" and plate is None):
+                out[i] = torch.zeros_like(tri)
+                continue
+            others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1]
+            out[i] = find_holes(
+                image[:, y0:y1, x0:x1],
+                masks[i, y0:y1, x0:x1],
+                search,
+                plate[:, y0:y1, x0:x1] if plate is not None else None,
+                others,
+            )
+            tris[i] = open_holes(tri, out[i], self.opts.margin)
+            sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
+        return out
+
+    def _robust(self, alpha, crop, mask, holes, side: int, top_iters):
+        """One person's alpha made safe for a compositor, and the frame's verdict.
+
+        Ghosts (parts not reaching the ordinary band) are dropped (:mod:`..refine.ghosts`),
+        the deep interior held opaque (:mod:`..refine.core`), and a frame whose alpha still
+        disagrees grossly with its mask (:mod:`..refine.failure`) is solved again on a fixed
+        band around the mask (mask-constrained); its :class:`FrameCheck` says so.
+        """
+        search = self._search_width(side)
+        band = search + self.opts.texture_margin + self._reach(search)
+        if self.opts.ghosts:
+            alpha = drop_ghosts(alpha, mask, band)
+        check = check_alpha(alpha, mask, search, holes)
+        if check.failed and self.opts.fallback:
+            alpha = self._solve(crop, band_trimap(mask, search), None, 0.0, top_iters)
+            check = FrameCheck(check.core_mean, check.spill, True, True, check.reason)
+        if self.opts.core:
+            alpha = hold_core(alpha, mask, search, holes)
+        return alpha, check
 
     def _snap_masks(self, image, masks, full_masks, present, factor: int):
         """Masks moved onto the image's edge where they are off by more than the band can take.
@@ -349,6 +446,7 @@ class GuidedEngine(Engine):
             reach_bridge=self.opts.reach_bridge,
             reach_density=self.opts.reach_density,
             reach_texture=self.opts.reach_texture,
+            reach_faint=self.opts.reach_faint,
         ).trimap
 
 
