@@ -4,6 +4,7 @@ commands, GPU booking; and a layer command actually runs as `vfxmatte run` for o
 from __future__ import annotations
 
 import importlib.util
+import json
 import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -73,12 +74,14 @@ def test_opencue_spec_structure(default_spec: ET.Element, shot_list: Path):
         assert argv[:2] == ["vfxmatte", "run"]
         assert "--frames " + token in cmd
         assert "--skip-existing" in argv and "--progress-lines" in argv
-        out = argv[argv.index("--out") + 1]
+        spec = json.loads(argv[argv.index("--job") + 1])
+        out = spec["out"]
         assert out == str(shot_list.parent / "out" / name.split("_")[0] / "m.####.exr")
     gpu = layers["sh020"]
     assert gpu.findtext("gpus") == "1" and gpu.findtext("tags") == "gpu"
     assert gpu.findtext("services/service") == "vfxmatte_gpu"
-    assert "--device cuda" in gpu.findtext("cmd")
+    gpu_argv = shlex.split(gpu.findtext("cmd"))
+    assert json.loads(gpu_argv[gpu_argv.index("--job") + 1])["device"] == "cuda"
     cpu = layers["sh010"]
     assert cpu.find("gpus") is None and cpu.findtext("services/service") == "shell"
 

@@ -148,7 +148,7 @@ def test_faint_strands_over_a_bright_sky_come_back():
     mask = (xx < 64).float()
     out = (xx >= 76) & (xx < 100)
     truth = float(alpha[out].sum())
-    hair = GuidedEngine("cpu", {"reach_faint": 0.05})
+    hair = GuidedEngine("cpu", {"reach_faint": 0.05, "highlights": "compress"})
     est = hair.matte(EngineInput(image=image, masks=mask[None], names=["a"])).alphas[0]
     clipped = hair.matte(
         EngineInput(image=image.clamp(0, 1), masks=mask[None], names=["a"])

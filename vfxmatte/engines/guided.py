@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 
 from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
-from vfxmatte.refine.core import core_region, hold_core
+from vfxmatte.refine.core import hold_core
 from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.ghosts import drop_ghosts
@@ -69,6 +69,12 @@ class GuidedOptions(EngineOptions):
         le=1,
         description="reach also follows faint strands of at least this contrast (0: off; 0.05 "
         "recovers the demo's hair but costs ~1% MAD on dev and synth sets)",
+    )
+    highlights: Literal["clip", "compress"] = Field(
+        "clip",
+        description="input values above 1: 'clip' at 1, or 'compress' with a log shoulder (keeps "
+        "strands over a bright sky; with it on, an ID-map occlusion test lost 15% of a solid "
+        "interior, so it is not the default)",
     )
     holes: Literal["plate", "colour", "off"] = Field(
         HOLES_MODE,
@@ -144,11 +150,11 @@ class GuidedEngine(Engine):
     def matte(self, inp: EngineInput) -> EngineOutput:
         """Alphas, sure-foreground cores; diagnostics: ``trimaps`` (N,H,W: 1 fg, 0 bg, 0.5
         unknown) and ``offsets`` (person index -> measured mask offset in px)."""
-        image = compress_highlights(inp.image.to(self.device, torch.float32))
+        image = self._encode(inp.image)
         masks = (inp.masks.to(self.device, torch.float32) > 0.5).float()
         plate = inp.clean_plate
         if plate is not None:
-            plate = compress_highlights(plate.to(self.device, torch.float32))
+            plate = self._encode(plate)
         n, h, w = masks.shape
         present = [i for i in range(n) if bool(masks[i].any())]
         factor = max(1, math.ceil(max(h, w) / self.opts.trimap_side))
@@ -192,10 +198,6 @@ class GuidedEngine(Engine):
             out[i, y0:y1, x0:x1], checks[inp.names[i]] = self._robust(
                 alpha, crop, masks[i, y0:y1, x0:x1], holes[i], max(h, w), top_iters
             )
-            if self.opts.core and len(present) > 1:
-                # the held interior is solid: no one else's alpha there (consistency)
-                deep = core_region(masks[i, y0:y1, x0:x1], self._search_width(max(h, w)), holes[i])
-                sure[i, y0:y1, x0:x1] = torch.maximum(sure[i, y0:y1, x0:x1], deep)
         trimaps = torch.zeros_like(masks)
         for i in present:
             y0, y1, x0, x1 = rois[i]
@@ -206,6 +208,14 @@ class GuidedEngine(Engine):
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
         return EngineOutput(alphas=out, cores=sure, diagnostics=diagnostics)
+
+    def _encode(self, image: torch.Tensor) -> torch.Tensor:
+        """The engine's working image: float32 on its device, values above 1 clipped or
+        compressed (option ``highlights``)."""
+        image = image.to(self.device, torch.float32)
+        if self.opts.highlights == "compress":
+            return compress_highlights(image)
+        return image.clamp(0, 1)
 
     def _solve(self, crop, tri, prior, prior_weight, top_iters) -> torch.Tensor:
         """The closed-form solve of one person's region of interest under trimap ``tri``."""
