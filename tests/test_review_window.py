@@ -190,7 +190,7 @@ def test_rerun_one_flagged_frame_off_the_gui_thread(qtbot, piped, tmp_path):
     window.go_to_frame(1002)
     window.set_person(1)
     window.mark(FLAGGED, "try a wider band")
-    window.rerun.options_edit.setText("band=0.03")
+    window.rerun.options_edit.setText("search_frac=0.12")
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(window.rerun.busy))
@@ -222,7 +222,7 @@ def _forget_masks(folder):
     """Rewrite a result folder's EXRs without the recorded masks (as older results were)."""
     for exr in sorted(Path(folder).glob("*.exr")):
         img = read_image(exr)
-        meta = [m for m in img.metadata if m[0] not in ("vfxmatte:masks", "vfxmatte:id_map")]
+        meta = [m for m in img.metadata if m[0] not in ("vfxmatte:masks", "vfxmatte:id_map", "vfxmatte:spec")]
         write_exr(
             exr,
             {c: img.pixels[..., i] for i, c in enumerate(img.channels)},

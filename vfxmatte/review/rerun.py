@@ -69,7 +69,7 @@ def base_spec(
 
 
 def parse_options(text: str) -> dict[str, Any]:
-    """``"band=0.02 eps=1e-4"`` (spaces or commas) -> typed dict, numbers parsed."""
+    """``"search_frac=0.02 eps=1e-4"`` (spaces or commas) -> typed dict, numbers parsed."""
     items = [t for t in re.split(r"[\s,]+", text.strip()) if t]
     return parse_engine_options(items, what="engine option")
 

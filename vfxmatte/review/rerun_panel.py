@@ -49,7 +49,7 @@ class RerunPanel(QGroupBox):
         self.engine_box.setEditable(True)
         self.engine_box.addItems([e.name for e in list_engines()])
         self.options_edit = QLineEdit()
-        self.options_edit.setPlaceholderText("band=0.02 eps=1e-4")
+        self.options_edit.setPlaceholderText("search_frac=0.02 eps=1e-4")
         self.button = QPushButton("Re-run flagged frames")
         self.button.clicked.connect(self.requested.emit)
         self.cancel_button = QPushButton("Cancel")
