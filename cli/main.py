@@ -14,6 +14,7 @@ from cli import (
     review_cmd,
     run_cmd,
     serve_cmd,
+    train_cmd,
 )
 from cli.errors import run_guarded
 
@@ -35,6 +36,7 @@ for module in (
     bench_cmd,
     review_cmd,
     models_cmd,
+    train_cmd,
 ):
     module.register(app)
 

@@ -20,10 +20,17 @@ from torch import nn
 _MASKED = -1.0e4  # large negative instead of -inf: no NaN when every key of a row is masked
 
 
+def _ramp(n: int, like: torch.Tensor) -> torch.Tensor:
+    """n values from -1 to 1 (linspace; written with arange, which ONNX exports as float32)."""
+    return torch.arange(n, device=like.device, dtype=like.dtype) * (2.0 / max(n - 1, 1)) - 1.0
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.heads = heads
+        self.head_dim = dim // heads
+        self.scale = float(self.head_dim) ** -0.5  # a Python constant, so ONNX keeps it float32
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, dim * 2)
         self.out = nn.Linear(dim, dim)
@@ -38,10 +45,10 @@ class Attention(nn.Module):
         """
         b, q_len, d = x.shape
         s_len = context.shape[1]
-        h = self.heads
-        q = self.q(x).view(b, q_len, h, d // h).transpose(1, 2)
-        k, v = self.kv(context).view(b, s_len, 2, h, d // h).permute(2, 0, 3, 1, 4)
-        logits = q @ k.transpose(-1, -2) * (d // h) ** -0.5
+        h, hd = self.heads, self.head_dim
+        q = self.q(x).view(b, q_len, h, hd).transpose(1, 2)
+        k, v = self.kv(context).view(b, s_len, 2, h, hd).permute(2, 0, 3, 1, 4)
+        logits = q @ k.transpose(-1, -2) * self.scale
         if key_bias is not None:
             logits = logits + key_bias[:, None, None, :]
         weights = logits.softmax(-1)
@@ -81,8 +88,8 @@ class InstanceDecoder(nn.Module):
         """x8 (B,D,h,w), masks8 (B,K,h,w), valid (B,K) float -> (logits (B,K,h,w), attn (B,K,hw))."""
         b, d, hh, ww = x8.shape
         k = masks8.shape[1]
-        ys = torch.linspace(-1.0, 1.0, hh, device=x8.device, dtype=x8.dtype)
-        xs = torch.linspace(-1.0, 1.0, ww, device=x8.device, dtype=x8.dtype)
+        ys = _ramp(hh, x8)
+        xs = _ramp(ww, x8)
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None].expand(b, 2, hh, ww)
         feats = x8 + self.pos(grid)
         pixels = feats.flatten(2).transpose(1, 2)  # (B, hw, D)
