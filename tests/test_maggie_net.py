@@ -26,8 +26,9 @@ def _masks(n: int, seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     masks = torch.zeros(1, n, H, W)
     for i in range(n):
-        y, x = int(torch.randint(0, H - 16, (1,), generator=g)), int(
-            torch.randint(0, W - 16, (1,), generator=g)
+        y, x = (
+            int(torch.randint(0, H - 16, (1,), generator=g)),
+            int(torch.randint(0, W - 16, (1,), generator=g)),
         )
         masks[0, i, y : y + 16, x : x + 12] = 1.0
     return masks

@@ -53,9 +53,7 @@ def scaled_sample(image, masks, truth, key: str, long_side: int | None) -> Sampl
     masks = torch.as_tensor(np.ascontiguousarray(masks), dtype=torch.float32)
     truth = torch.as_tensor(np.ascontiguousarray(truth), dtype=torch.float32)
     s = working_scale(image.shape[-2], image.shape[-1], long_side)
-    return Sample(
-        resize(image.clamp(0, 1), s), resize(masks, s).clamp(0, 1), resize(truth, s), key
-    )
+    return Sample(resize(image.clamp(0, 1), s), resize(masks, s).clamp(0, 1), resize(truth, s), key)
 
 
 def load_dev_set(

@@ -48,7 +48,9 @@ def clip_samples(clip: Path, frames: list[int], long_side: int) -> list[Sample]:
     out = []
     for f in frames:
         loaded = ds.load(by_index[f])
-        out.append(scaled_sample(loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side))
+        out.append(
+            scaled_sample(loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side)
+        )
     return out
 
 

@@ -38,7 +38,10 @@ def laplacian_loss(pred: torch.Tensor, truth: torch.Tensor, levels: int = 4) -> 
     levels = max(1, min(levels, int(torch.tensor(min(h, w)).log2().item()) - 2))
     p = kornia.geometry.transform.build_laplacian_pyramid(pred.reshape(b * k, 1, h, w), levels)
     t = kornia.geometry.transform.build_laplacian_pyramid(truth.reshape(b * k, 1, h, w), levels)
-    total = sum((2**i) * (pi - ti).abs().flatten(1).mean(-1) for i, (pi, ti) in enumerate(zip(p, t)))
+    total = sum(
+        (2**i) * (pi - ti).abs().flatten(1).mean(-1)
+        for i, (pi, ti) in enumerate(zip(p, t, strict=True))
+    )
     return total.view(b, k)
 
 

@@ -79,9 +79,7 @@ def save(
     path = Path(path)
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     meta = dict(metadata or {})
-    meta.update(
-        {"format": FORMAT, "maggie:config": net.config.to_json(), "maggie:step": str(step)}
-    )
+    meta.update({"format": FORMAT, "maggie:config": net.config.to_json(), "maggie:step": str(step)})
     if optimizer is not None:
         extra, groups = _optimizer_tensors(optimizer)
         tensors.update(extra)

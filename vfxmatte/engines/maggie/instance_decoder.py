@@ -14,7 +14,6 @@ the graph exports to ONNX with plain operators.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 _MASKED = -1.0e4  # large negative instead of -inf: no NaN when every key of a row is masked
