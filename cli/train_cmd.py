@@ -43,7 +43,7 @@ class _Reporter:
     def __call__(self, p) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=p.step, loss=p.loss)
-        elif p.step % self.every == 0 or p.holdout is not None:
+        elif p.step % self.every == 0 or p.step == p.total or p.holdout is not None:
             held = "" if p.holdout is None else f" holdout={p.holdout:.5f}"
             print(
                 f"step {p.step}/{p.total} loss={p.loss:.5f}{held} "
