@@ -6,7 +6,8 @@ cross-attention), read each other (self-attention, so two people can settle who 
 and the pixels read the tokens back. Empty slots (all-zero masks) are masked out as keys
 everywhere and their outputs are zeroed, so a pass with 3 people computes the same alphas
 whatever fills the other 7 slots. Each token finally becomes a kernel that is dotted with the
-pixel features: all instances come out of one pass. Attention is written out (matmul + softmax)
+pixel features (all instances come out of one pass) and added to a learned multiple of the rough
+mask, so the network starts from the mask and learns what to change. Attention is written out (matmul + softmax)
 rather than with nn.MultiheadAttention so the token<-pixel weights feed the attention loss and
 the graph exports to ONNX with plain operators.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+MASK_PRIOR_GAIN = 10.0  # mask 1 -> logit +5, mask 0 -> -5: exactly 1 and 0 after to_alpha
 _MASKED = -1.0e4  # large negative instead of -inf: no NaN when every key of a row is masked
 
 
@@ -80,6 +82,12 @@ class InstanceDecoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(dim, heads) for _ in range(layers))
         self.kernel = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim + 1))
         self.pixel_proj = nn.Conv2d(dim * 2, dim, 1)
+        # The rough mask as a prior on the logits: an untrained network returns the rough mask
+        # (pooled to 1/8, so already soft at its edges) and training learns the corrections.
+        # The kernels start near zero so the prior dominates until they have learned something.
+        self.mask_gain = nn.Parameter(torch.tensor(MASK_PRIOR_GAIN))
+        nn.init.normal_(self.kernel[-1].weight, std=1e-3)
+        nn.init.zeros_(self.kernel[-1].bias)
 
     def forward(
         self, x8: torch.Tensor, masks8: torch.Tensor, valid: torch.Tensor
@@ -103,5 +111,5 @@ class InstanceDecoder(nn.Module):
         mask_feats = self.pixel_proj(torch.cat([x8, updated], 1))
         kernels = self.kernel(tokens)  # (B, K, D+1): weights and bias
         logits = torch.einsum("bkd,bdhw->bkhw", kernels[..., :d], mask_feats)
-        logits = logits + kernels[..., d:, None]
+        logits = logits + kernels[..., d:, None] + self.mask_gain * (masks8 - 0.5)
         return logits, attn

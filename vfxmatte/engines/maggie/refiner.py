@@ -49,6 +49,8 @@ class Refiner(nn.Module):
             nn.ReLU(),
             nn.Conv2d(hidden, 1, 3, padding=1),
         )
+        nn.init.normal_(self.net[-1].weight, std=1e-3)  # starts as (almost) no correction
+        nn.init.zeros_(self.net[-1].bias)
 
     def _delta(self, feats, logits, masks):
         b, k, h, w = logits.shape
