@@ -1,11 +1,16 @@
 """Training learns: the network overfits a handful of tiny composites.
 
-The net starts all random (no RVM), so the gain is the training loop's alone. Measured on the
-shared 2-core box (seed 0, 4 composites of 48 px, 2 people each, 60 steps of batch 4): see the
-factors asserted below, which leave margin under what the run gave.
+The net starts all random (no RVM) and without the rough-mask prior (``mask_prior=0``), so
+everything it gets right it learned here: the gain is the training loop's alone. (With the prior
+an untrained net already returns the rough mask; on these toys 100 steps then improve MAD only
+from 0.085 to 0.061, 1.4x, which is why the from-scratch variant is the one tested.) Measured on the
+shared 2-core box (seed 0, 4 composites of 48 px, 2 people each, 60 steps of batch 4): alpha L1
+0.495 -> 0.128 (3.9x), MAD 0.376 -> 0.132 (2.8x); the asserted factors leave margin.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,7 +20,7 @@ from vfxmatte.engines.maggie.model import MaggieNet
 from vfxmatte.training.data import CropSampler, toy_composites
 from vfxmatte.training.train import FitSettings, cosine_factor, fit
 
-LOSS_FALL = 2.0  # first-step loss / mean of the last 5 steps must exceed this
+LOSS_FALL = 2.0  # first-step alpha L1 / mean of its last 5 steps must exceed this
 MAD_GAIN = 2.0  # untrained MAD / trained MAD on the same composites must exceed this
 
 
@@ -33,16 +38,16 @@ def _mad(net: MaggieNet, samples) -> float:
 def test_overfits_tiny_composites(one_torch_thread):
     torch.manual_seed(0)
     samples = toy_composites(4, size=48, instances=2, seed=0)
-    net = MaggieNet(TINY)
+    net = MaggieNet(replace(TINY, mask_prior=0.0))
     before = _mad(net, samples)
     sampler = CropSampler(samples, 48, seed=0, augment=False)
     result = fit(
         net, sampler, FitSettings(steps=60, batch=4, lr=3e-3, warmup=5), torch.device("cpu")
     )
     after = _mad(net, samples)
-    tail = sum(result.losses[-5:]) / 5
-    print(f"loss {result.first_loss:.3f} -> {tail:.3f}; MAD {before:.4f} -> {after:.4f}")
-    assert result.first_loss / tail > LOSS_FALL
+    tail = sum(result.l1[-5:]) / 5
+    print(f"L1 {result.l1[0]:.4f} -> {tail:.4f}; MAD {before:.4f} -> {after:.4f}")
+    assert result.l1[0] / tail > LOSS_FALL
     assert before / after > MAD_GAIN
 
 

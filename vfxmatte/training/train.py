@@ -56,6 +56,7 @@ class FitResult:
     stopped: str  # "steps", "budget" or "holdout"
     elapsed_s: float
     losses: list[float] = field(default_factory=list)
+    l1: list[float] = field(default_factory=list)  # the full-resolution alpha L1 term per step
     optimizer: dict | None = None
 
 
@@ -125,6 +126,7 @@ def fit(
         holdout = tuple(t.to(device) for t in holdout)
     best, best_state, stale = math.inf, None, 0
     losses: list[float] = []
+    l1: list[float] = []
     stopped = "steps"
     start = time.perf_counter()
     step = start_step
@@ -142,6 +144,7 @@ def fit(
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.total.detach()))
+        l1.append(loss.parts["l1"])
         elapsed = time.perf_counter() - start
         done = step + 1 - start_step
         score = None
@@ -176,5 +179,6 @@ def fit(
         stopped,
         time.perf_counter() - start,
         losses,
+        l1,
         opt.state_dict(),
     )

@@ -20,6 +20,7 @@ class MaggieConfig:
     heads: attention heads of the instance decoder.
     layers: instance decoder layers (each: token<-pixel, token self-attention, pixel<-token).
     refine_dim: channels of the dense refiners at 1/4 and 1/1.
+    mask_prior: starting gain of the rough mask added to the 1/8 logits (0: learn from nothing).
     uncertain: an alpha strictly between ``uncertain`` and ``1 - uncertain`` is re-estimated.
     """
 
@@ -30,6 +31,7 @@ class MaggieConfig:
     layers: int = 2
     refine_dim: int = 32
     uncertain: float = 0.02
+    mask_prior: float = 10.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

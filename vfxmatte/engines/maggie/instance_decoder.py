@@ -75,7 +75,9 @@ class DecoderLayer(nn.Module):
 
 
 class InstanceDecoder(nn.Module):
-    def __init__(self, slots: int, dim: int, heads: int, layers: int):
+    def __init__(
+        self, slots: int, dim: int, heads: int, layers: int, mask_prior: float = MASK_PRIOR_GAIN
+    ):
         super().__init__()
         self.tokens = nn.Parameter(torch.randn(slots, dim) * 0.02)
         self.pos = nn.Conv2d(2, dim, 1)  # pixel positions, so tokens can tell left from right
@@ -85,7 +87,7 @@ class InstanceDecoder(nn.Module):
         # The rough mask as a prior on the logits: an untrained network returns the rough mask
         # (pooled to 1/8, so already soft at its edges) and training learns the corrections.
         # The kernels start near zero so the prior dominates until they have learned something.
-        self.mask_gain = nn.Parameter(torch.tensor(MASK_PRIOR_GAIN))
+        self.mask_gain = nn.Parameter(torch.tensor(float(mask_prior)))
         nn.init.normal_(self.kernel[-1].weight, std=1e-3)
         nn.init.zeros_(self.kernel[-1].bias)
 

@@ -54,7 +54,7 @@ class MaggieNet(nn.Module):
         self.id_embed = IDEmbedding(c.slots, c.embed_dim)
         self.encoder = MaggieEncoder(c.embed_dim)
         self.decoder = PixelDecoder(SKIP_CHANNELS, c.dim, c.refine_dim)
-        self.instances = InstanceDecoder(c.slots, c.dim, c.heads, c.layers)
+        self.instances = InstanceDecoder(c.slots, c.dim, c.heads, c.layers, c.mask_prior)
         self.refine4 = Refiner(c.refine_dim, c.refine_dim)
         fine = max(8, c.refine_dim // 2)
         self.fine_feats = conv_bn_relu(c.refine_dim, fine)
