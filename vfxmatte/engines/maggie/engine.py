@@ -71,7 +71,7 @@ class MaggieEngine(Engine):
         weights = (options or {}).get("weights")
         if weights and not Path(str(weights)).expanduser().is_file():
             return False, f"weights not found: {weights}"
-        return True, "ready (needs --weights from vfxmatte train or finetune)"
+        return True, "needs --weights from vfxmatte train or finetune"
 
     def reset(self) -> None:
         self._states = None
