@@ -15,6 +15,7 @@ from cli import (
     run_cmd,
     serve_cmd,
     synth_cmd,
+    train_cmd,
 )
 from cli.conventions import HELP_OPTIONS, build_command, guard_extras
 from cli.errors import install_signal_handlers, run_guarded
@@ -39,6 +40,7 @@ for module in (
     review_cmd,
     models_cmd,
     synth_cmd,
+    train_cmd,
 ):
     module.register(app)
 

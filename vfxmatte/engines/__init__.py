@@ -23,6 +23,7 @@ from vfxmatte.errors import BadArgumentError, EngineError
 ENGINE_PATHS: dict[str, str | type[Engine]] = {
     "guided": "vfxmatte.engines.guided:GuidedEngine",
     "rvm": "vfxmatte.engines.rvm:RVMEngine",
+    "maggie": "vfxmatte.engines.maggie.engine:MaggieEngine",
 }
 
 __all__ = [
