@@ -222,7 +222,11 @@ def _forget_masks(folder):
     """Rewrite a result folder's EXRs without the recorded masks (as older results were)."""
     for exr in sorted(Path(folder).glob("*.exr")):
         img = read_image(exr)
-        meta = [m for m in img.metadata if m[0] not in ("vfxmatte:masks", "vfxmatte:id_map", "vfxmatte:spec")]
+        meta = [
+            m
+            for m in img.metadata
+            if m[0] not in ("vfxmatte:masks", "vfxmatte:id_map", "vfxmatte:spec")
+        ]
         write_exr(
             exr,
             {c: img.pixels[..., i] for i, c in enumerate(img.channels)},
