@@ -63,7 +63,12 @@ class TemporalStream(Protocol):
 
 
 class CausalStream:
-    """Today's causal smoother (:class:`vfxmatte.refine.temporal.TemporalSmoother`), lag 0."""
+    """The causal robust vote (:class:`vfxmatte.refine.temporal.TemporalSmoother`), lag 0.
+
+    Frame ``t`` depends on the raw alphas of ``t - lead_in .. t`` only, so a job that pushes the
+    ``lead_in`` frames before the first frame it writes (resume, farm chunk) writes the same
+    bytes as a whole run.
+    """
 
     lag = 0
 
@@ -71,6 +76,7 @@ class CausalStream:
         from vfxmatte.refine.temporal import TemporalSmoother  # OpenCV only when smoothing
 
         self._smoother = TemporalSmoother(strength)
+        self.lead_in = self._smoother.window
 
     def push(self, item: Pending) -> list[Pending]:
         smoothed = self._smoother(item.rgb, item.result.alphas, item.active)
@@ -132,6 +138,11 @@ class FramePath:
     @property
     def lag(self) -> int:
         return self.stream.lag if self.stream is not None else 0
+
+    @property
+    def lead_in(self) -> int:
+        """Frames before a frame that its result depends on (pushed, not written, after a gap)."""
+        return getattr(self.stream, "lead_in", 0) if self.stream is not None else 0
 
     def push(
         self,

@@ -120,10 +120,10 @@ class Job:
         self._converters: dict[str, ColourConverter] = {}
         self.masks: MaskSource = self._open_masks()
         self.path = FramePath(self.engine, spec.temporal_strength)
-        order = [*self.preroll_frames, *self.frames]
-        self._follows = dict(zip(order[1:], order[:-1], strict=True))  # frame -> its predecessor
         self._last_pushed: int | None = None
         self._pending: list[MatteFrame] = []  # finished pre-roll/range frames not yet delivered
+        self._to_write: set[int] = set()  # frames of this run to write (not kept from a past run)
+        self._step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
         self.notes = preflight(self)  # hardening (issue 17): refused before frame 1, or warned
 
@@ -248,7 +248,7 @@ class Job:
             mask_frame.states.get(n) in (MaskState.OK, MaskState.PROPAGATED)
             for n in mask_frame.names
         ]
-        joins = self._last_pushed is not None and self._follows.get(frame) == self._last_pushed
+        joins = self._last_pushed is not None and frame - self._step == self._last_pushed
         self._last_pushed = frame
         tag = (plate, mask_frame, clock.laps)
         return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins)]
@@ -412,29 +412,67 @@ class Job:
         should_stop: Callable[[], bool],
         preview: _PreviewSink,
     ) -> None:
+        """Every requested frame not kept from an earlier run is matted and written.
+
+        Determinism: a frame's result depends only on the plate and mask frames of its temporal
+        window, so wherever the per-frame path did not just process a frame's predecessor (the
+        start of a job, a resume after kept frames, a farm chunk), the ``lead_in`` frames before
+        it that exist on disk are matted first and not written.
+        """
+        last = self.preroll_frames[-1] if self.preroll_frames else None
         for frame in self.frames:
             if should_stop():
                 raise CancelledError(f"cancelled before frame {frame}")
             path = self.out.path(frame)
             if self.spec.skip_existing and exr_is_complete(path, required):
-                self._deliver(self.flush_frames(), result, preview)  # no state over a gap
                 done = len(result.written) + len(result.skipped)
                 result.skipped.append(frame)
                 self.on_event(
                     ProgressEvent(EventKind.SKIP, frame, done + 1, len(self.frames), path=str(path))
                 )
-                first = True
                 preview.add_written(self, frame, path)
                 continue
+            self._to_write.add(frame)
+            if last != frame - self._step:
+                self._deliver(self.flush_frames(), result, preview)  # no state over a gap
+                first = True
+                for lead in self._lead_in_frames(frame):
+                    if should_stop():
+                        raise CancelledError(f"cancelled in the lead-in before frame {frame}")
+                    t0 = time.perf_counter()
+                    done = [m for m in self.push_frame(lead, new_shot=first) if m.frame != lead]
+                    self._deliver(done, result, preview)  # the lead-in frame itself: never
+                    first = False
+                    self.on_event(
+                        ProgressEvent(
+                            EventKind.PREROLL,
+                            lead,
+                            0,
+                            len(self.frames),
+                            seconds=time.perf_counter() - t0,
+                            message=f"temporal lead-in for {frame}, not written",
+                        )
+                    )
             self._deliver(self.push_frame(frame, new_shot=first), result, preview)
             first = False
+            last = frame
         self._deliver(self.flush_frames(), result, preview)
+
+    def _lead_in_frames(self, frame: int) -> list[int]:
+        """The unbroken run of existing plate frames just before ``frame`` on the job's step
+        grid, at most the smoother's lead-in (the same rule for whole runs, resumes, chunks)."""
+        found: list[int] = []
+        for k in range(1, self.path.lead_in + 1):
+            prev = frame - k * self._step
+            if not self.plate.exists(prev):
+                break
+            found.insert(0, prev)
+        return found
 
     def _deliver(self, mattes: list[MatteFrame], result: JobResult, preview: _PreviewSink) -> None:
         """Write the frames the per-frame path has finished (pre-roll frames are dropped)."""
-        wanted = set(self.frames)
         for matte in [*self._pending, *mattes]:
-            if matte.frame not in wanted:
+            if matte.frame not in self._to_write:
                 continue
             self._report_mask_states(matte, result)
             t_write = time.perf_counter()
