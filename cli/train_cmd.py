@@ -66,7 +66,31 @@ def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def _summary(out: Path, result, started_cpu: float) -> None:
+# The options train and finetune share (each command sets its own defaults).
+_Steps = Annotated[int, typer.Option(min=1, help="At most this many steps")]
+_Batch = Annotated[int, typer.Option(min=1, help="Crops per step")]
+_Crop = Annotated[int, typer.Option(min=32, help="Crop size in px")]
+_Lr = Annotated[float, typer.Option(min=0.0, help="Peak learning rate (cosine schedule)")]
+_LongSide = Annotated[int, typer.Option(min=64, help="Working scale (long side, px)")]
+_LogEvery = Annotated[int, typer.Option(min=1, help="Log line every N steps (not a terminal)")]
+_Seed = Annotated[int, typer.Option(help="Random seed of crops and augmentations")]
+_Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
+
+
+def _fit_and_report(label: str, steps: int, log_every: int, threads: int, body):
+    """The preamble and epilogue both commands share: threads, progress bar, CPU time.
+
+    ``body(reporter)`` runs the training and returns ``(out, result, save)``; ``save()`` writes
+    the checkpoint, then the summary line (steps, losses, wall and CPU time, peak RSS) follows.
+    """
+    torch.set_num_threads(threads)
+    report = _Reporter(steps, log_every, label)
+    started_cpu = time.process_time()
+    try:
+        out, result, save = body(report)
+    finally:
+        report.close()
+    save()
     cpu = time.process_time() - started_cpu
     print(
         f"wrote {out}: {result.steps} steps, loss {result.first_loss:.4f} -> "
@@ -82,19 +106,19 @@ def train_command(
         list[Path] | None, typer.Option(help="Set in the dev-sets layout (repeat for several)")
     ] = None,
     toy: Annotated[int, typer.Option(min=0, help="Add N toy composites (smoke runs)")] = 0,
-    steps: Annotated[int, typer.Option(min=1)] = 2000,
-    batch: Annotated[int, typer.Option(min=1)] = 4,
-    crop: Annotated[int, typer.Option(min=32, help="Crop size in px")] = 256,
-    lr: Annotated[float, typer.Option(min=0.0)] = 5e-4,
-    long_side: Annotated[int, typer.Option(min=64, help="Working scale (long side, px)")] = 960,
+    steps: _Steps = 2000,
+    batch: _Batch = 4,
+    crop: _Crop = 256,
+    lr: _Lr = 5e-4,
+    long_side: _LongSide = 960,
     init: Annotated[str, typer.Option(help="rvm (encoder from RVM) or none (all random)")] = "rvm",
     tiny: Annotated[bool, typer.Option(help="The narrow test network")] = False,
     resume: Annotated[Path | None, typer.Option(help="Continue this checkpoint's run")] = None,
     time_budget: Annotated[float | None, typer.Option(help="Stop after S seconds")] = None,
     save_every: Annotated[int, typer.Option(min=0, help="Checkpoint every N steps")] = 200,
-    log_every: Annotated[int, typer.Option(min=1)] = 10,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    log_every: _LogEvery = 10,
+    seed: _Seed = 0,
+    device: _Device = "auto",
     threads: _Threads = 1,
 ) -> None:
     """Train a maggie network on composites with true alphas; resumable."""
@@ -104,7 +128,6 @@ def train_command(
     from vfxmatte.training.data import CropSampler, load_dev_set, toy_composites
     from vfxmatte.training.train import FitSettings, fit
 
-    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     if init not in ("rvm", "none"):
         raise BadArgumentError(f"--init {init}: expected rvm or none")
@@ -128,13 +151,11 @@ def train_command(
     settings = FitSettings(
         steps=steps, batch=batch, lr=lr, time_budget_s=time_budget, save_every=save_every
     )
-    report = _Reporter(steps, log_every, "train")
-    started_cpu = time.process_time()
 
-    def save(step: int, optimizer: dict) -> None:
-        checkpoint.save(out, net, step, meta, optimizer)
+    def body(report):
+        def save_at(step: int, optimizer: dict) -> None:
+            checkpoint.save(out, net, step, meta, optimizer)
 
-    try:
         result = fit(
             net,
             CropSampler(samples, crop, seed=seed),
@@ -143,12 +164,15 @@ def train_command(
             start_step=start,
             optimizer_state=optim,
             on_progress=report,
-            on_checkpoint=save,
+            on_checkpoint=save_at,
         )
-    finally:
-        report.close()
-    checkpoint.save(out, net.cpu(), result.steps, meta, result.optimizer)
-    _summary(out, result, started_cpu)
+        return (
+            out,
+            result,
+            lambda: checkpoint.save(out, net.cpu(), result.steps, meta, result.optimizer),
+        )
+
+    _fit_and_report("train", steps, log_every, threads, body)
 
 
 def _parse_named(items: list[str], flag: str) -> dict[str, str]:
@@ -177,19 +201,28 @@ def finetune_command(
     init: Annotated[
         Path | None, typer.Option(help="Start from this maggie checkpoint (else RVM encoder)")
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="At most this many steps")] = 400,
-    batch: Annotated[int, typer.Option(min=1)] = 4,
-    crop: Annotated[int, typer.Option(min=32)] = 192,
-    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
-    long_side: Annotated[int, typer.Option(min=64, help="Working scale (long side, px)")] = 960,
+    guide: Annotated[
+        bool,
+        typer.Option(
+            help="Learn corrections over the guided engine's alphas (read as a guide input); "
+            "--no-guide: matte from the rough masks alone"
+        ),
+    ] = True,
+    steps: _Steps = 400,
+    batch: _Batch = 4,
+    crop: _Crop = 192,
+    lr: _Lr = 1e-3,
+    long_side: _LongSide = 960,
     time_budget: Annotated[float, typer.Option(help="Stop after S seconds")] = 420.0,
     patience: Annotated[int, typer.Option(min=1, help="Held-back checks without gain")] = 4,
-    log_every: Annotated[int, typer.Option(min=1)] = 10,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    log_every: _LogEvery = 10,
+    seed: _Seed = 0,
+    device: _Device = "auto",
     threads: _Threads = 1,
 ) -> None:
     """Learn one shot from a few hand-fixed frames; then run --engine maggie --weights OUT."""
+    from dataclasses import replace
+
     from vfxmatte.engines.maggie import checkpoint
     from vfxmatte.engines.maggie.config import MaggieConfig
     from vfxmatte.sequence import parse_frames
@@ -198,8 +231,10 @@ def finetune_command(
 
     torch.set_num_threads(threads)
     frame_list = parse_frames(frames)
+    dev = _device(device)
+    guide_device = dev if guide else None
     if clip is not None:
-        samples = ft.clip_samples(clip, frame_list, long_side)
+        samples = ft.clip_samples(clip, frame_list, long_side, guide_device)
         source = f"clip {clip} frames {frames}"
     else:
         if not plate or not mask or not truth:
@@ -211,33 +246,35 @@ def finetune_command(
             frame_list,
             long_side,
             colorspace,
+            guide_device,
         )
         source = f"plate {plate} frames {frames}"
-    net, how = ft.start_network(init, MaggieConfig())
+    net, how = ft.start_network(init, replace(MaggieConfig(), guide=guide))
+    if net.config.guide != guide:
+        flag = "--guide" if net.config.guide else "--no-guide"
+        raise BadArgumentError(f"--init {init} was made with {flag}; finetune it with {flag}")
     settings = FitSettings(
         steps=steps, batch=batch, lr=lr, time_budget_s=time_budget, patience=patience
     )
-    report = _Reporter(steps, log_every, "finetune")
-    started_cpu = time.process_time()
-    try:
+
+    def body(report):
         result = ft.run_finetune(
             net,
             samples,
             settings,
             ft.FinetuneSettings(long_side=long_side, crop=crop, seed=seed),
-            _device(device),
+            dev,
             report,
         )
-    finally:
-        report.close()
-    meta = {
-        "maggie:init": how,
-        "maggie:long_side": str(long_side),
-        "maggie:finetune": source,
-        "maggie:holdout_mad": f"{result.best_holdout}",
-    }
-    checkpoint.save(out, net.cpu(), result.steps, meta)
-    _summary(out, result, started_cpu)
+        meta = {
+            "maggie:init": how,
+            "maggie:long_side": str(long_side),
+            "maggie:finetune": source,
+            "maggie:holdout_mad": f"{result.best_holdout}",
+        }
+        return out, result, lambda: checkpoint.save(out, net.cpu(), result.steps, meta)
+
+    _fit_and_report("finetune", steps, log_every, threads, body)
 
 
 def register(app: typer.Typer) -> None:

@@ -64,7 +64,8 @@ def test_crops_pad_empty_slots_and_keep_truth_with_masks():
         1, size=40, instances=3, seed=4
     )
     sampler = CropSampler(samples, 32, seed=1)
-    image, masks, truth = sampler.batch(6)
+    image, masks, truth, guide = sampler.batch(6)
     assert image.shape == (6, 3, 32, 32) and masks.shape == truth.shape == (6, 3, 32, 32)
+    assert torch.equal(guide, masks)  # no guide alphas: the masks stand in
     empty = masks.flatten(2).amax(-1) <= 0
     assert torch.all(truth.flatten(2).amax(-1)[empty] == 0)

@@ -21,12 +21,17 @@ from vfxmatte.evaluation import dataset as ds
 
 @dataclass
 class Sample:
-    """image (3,H,W) sRGB [0,1]; masks and truth (N,H,W) [0,1]; key names it in messages."""
+    """image (3,H,W) sRGB [0,1]; masks and truth (N,H,W) [0,1]; key names it in messages.
+
+    guide (N,H,W): the guide alphas a ``guide`` network reads (the guided engine's); None when
+    the network has no guide input (the crops then carry the masks in its place).
+    """
 
     image: torch.Tensor
     masks: torch.Tensor
     truth: torch.Tensor
     key: str
+    guide: torch.Tensor | None = None
 
 
 def working_scale(height: int, width: int, long_side: int | None) -> float:
@@ -45,7 +50,7 @@ def resize(x: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(x[None], size=size, mode="area")[0]
 
 
-def scaled_sample(image, masks, truth, key: str, long_side: int | None) -> Sample:
+def scaled_sample(image, masks, truth, key: str, long_side: int | None, guide=None) -> Sample:
     """A Sample from numpy or tensor arrays (image HxWx3 or 3xHxW), resized to the working scale."""
     image = torch.as_tensor(np.ascontiguousarray(image), dtype=torch.float32)
     if image.shape[-1] == 3 and image.shape[0] != 3:
@@ -53,7 +58,11 @@ def scaled_sample(image, masks, truth, key: str, long_side: int | None) -> Sampl
     masks = torch.as_tensor(np.ascontiguousarray(masks), dtype=torch.float32)
     truth = torch.as_tensor(np.ascontiguousarray(truth), dtype=torch.float32)
     s = working_scale(image.shape[-2], image.shape[-1], long_side)
-    return Sample(resize(image.clamp(0, 1), s), resize(masks, s).clamp(0, 1), resize(truth, s), key)
+    if guide is not None:
+        guide = resize(torch.as_tensor(np.ascontiguousarray(guide), dtype=torch.float32), s)
+    return Sample(
+        resize(image.clamp(0, 1), s), resize(masks, s).clamp(0, 1), resize(truth, s), key, guide
+    )
 
 
 def load_dev_set(
@@ -181,28 +190,34 @@ class CropSampler:
         dy, dx = (int(v) for v in self.rng.integers(-2, 3, size=2))
         return torch.roll(m, (dy, dx), (-2, -1))[0]
 
-    def one(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def one(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, masks, truth, guide) of one crop; guide is the masks when samples have none."""
         sample = self.samples[int(self.rng.integers(0, len(self.samples)))]
         cy, cx = self._centre(sample)
         y0, x0 = cy - self.crop // 2, cx - self.crop // 2
         image = self._cut(sample.image, y0, x0)
         masks = self._cut(sample.masks, y0, x0)
         truth = self._cut(sample.truth, y0, x0)
+        guide = None if sample.guide is None else self._cut(sample.guide, y0, x0)
         if self.augment:
             if self.rng.uniform() < 0.5:
                 image, masks, truth = image.flip(-1), masks.flip(-1), truth.flip(-1)
+                guide = None if guide is None else guide.flip(-1)
             gain = math.exp(self.rng.uniform(-0.3, 0.3))
             gamma = math.exp(self.rng.uniform(-0.2, 0.2))
             image = (image * gain).clamp(0, 1) ** gamma
             masks = torch.stack([self._perturb_mask(m) for m in masks])
+        if guide is None:
+            guide = masks
         empty = masks.flatten(1).amax(-1) <= 0
         truth[empty] = 0.0  # a person cut out of the crop has no mask: the slot is empty
         pad = self.slots - masks.shape[0]
         if pad:
-            masks = torch.cat([masks, masks.new_zeros(pad, *masks.shape[1:])])
-            truth = torch.cat([truth, truth.new_zeros(pad, *truth.shape[1:])])
-        return image, masks, truth
+            masks, truth, guide = (
+                torch.cat([x, x.new_zeros(pad, *x.shape[1:])]) for x in (masks, truth, guide)
+            )
+        return image, masks, truth, guide
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, size: int) -> tuple[torch.Tensor, ...]:
         items = [self.one() for _ in range(size)]
         return tuple(torch.stack(parts) for parts in zip(*items, strict=True))  # type: ignore[return-value]

@@ -26,6 +26,25 @@ from vfxmatte.training.data import CropSampler, Sample, scaled_sample
 from vfxmatte.training.train import FitResult, FitSettings, fit
 
 
+def guided_alphas(image: np.ndarray, masks: np.ndarray, device: torch.device) -> np.ndarray:
+    """The guided engine's alphas (N,H,W) for one sRGB frame (H,W,3): a guide network's input.
+
+    The same engine with the same defaults as ``vfxmatte run --engine guided``, so the guide the
+    network trains with is the guide the maggie engine computes when it runs the shot.
+    """
+    from vfxmatte.engines.base import EngineInput
+    from vfxmatte.engines.guided import GuidedEngine
+
+    engine = GuidedEngine(device)
+    inp = EngineInput(
+        image=torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device),
+        masks=torch.from_numpy(np.ascontiguousarray(masks)).to(device),
+        names=[f"p{i}" for i in range(masks.shape[0])],
+        new_shot=True,
+    )
+    return engine.matte(inp).alphas.clamp(0, 1).cpu().numpy()
+
+
 @dataclass
 class FinetuneSettings:
     long_side: int = 960  # working scale: the engine runs the shot at the same scale
@@ -34,8 +53,13 @@ class FinetuneSettings:
     seed: int = 0
 
 
-def clip_samples(clip: Path, frames: list[int], long_side: int) -> list[Sample]:
-    """Frames of a dev-sets clip (``frames/FFFF.*``, ``alphas/FFFF/NN.png``, ``masks/...``)."""
+def clip_samples(
+    clip: Path, frames: list[int], long_side: int, guide_device: torch.device | None = None
+) -> list[Sample]:
+    """Frames of a dev-sets clip (``frames/FFFF.*``, ``alphas/FFFF/NN.png``, ``masks/...``).
+
+    guide_device: also compute the guided engine's alphas there (for a ``guide`` network).
+    """
     from vfxmatte.evaluation import dataset as ds
 
     dataset = ds.discover(clip)
@@ -48,8 +72,13 @@ def clip_samples(clip: Path, frames: list[int], long_side: int) -> list[Sample]:
     out = []
     for f in frames:
         loaded = ds.load(by_index[f])
+        guide = None
+        if guide_device is not None:
+            guide = guided_alphas(loaded.image, loaded.masks, guide_device)
         out.append(
-            scaled_sample(loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side)
+            scaled_sample(
+                loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side, guide
+            )
         )
     return out
 
@@ -61,6 +90,7 @@ def plate_samples(
     frames: list[int],
     long_side: int,
     colorspace: str | None = None,
+    guide_device: torch.device | None = None,
 ) -> list[Sample]:
     """Frames of a plate with rough masks and fixed alphas (per person; people without a fixed
     alpha keep their rough mask as an empty slot, so they neither train nor get penalised)."""
@@ -114,7 +144,10 @@ def plate_samples(
                 f"truth {raw} frame {f} ({path})",
             )
             keep[i] = mf.masks[i]
-        out.append(scaled_sample(rgb, keep, truth, f"frame {f}", long_side))
+        guide = None
+        if guide_device is not None:
+            guide = guided_alphas(rgb.astype(np.float32), mf.masks, guide_device)
+        out.append(scaled_sample(rgb, keep, truth, f"frame {f}", long_side, guide))
     return out
 
 

@@ -91,11 +91,11 @@ def cosine_factor(step: int, total: int, warmup: int) -> float:
 
 def holdout_loss(net: MaggieNet, batch: tuple[torch.Tensor, ...]) -> float:
     """Mean absolute alpha error on the held-back crops (eval mode, no gradients)."""
-    image, masks, truth = batch
+    image, masks, truth, guide = batch
     was_training = net.training
     net.eval()
     with torch.no_grad():
-        out = net(image, masks)
+        out = net(image, masks, guide=guide)
     valid = (masks.flatten(2).amax(-1) > 0).float()
     err = (out.alpha - truth).abs().flatten(2).mean(-1)
     net.train(was_training)
@@ -134,9 +134,9 @@ def fit(
         factor = cosine_factor(step, settings.steps, settings.warmup)
         for g, lr in zip(opt.param_groups, base, strict=True):
             g["lr"] = lr * factor
-        image, masks, truth = (t.to(device) for t in sampler.batch(settings.batch))
+        image, masks, truth, guide = (t.to(device) for t in sampler.batch(settings.batch))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-            out = net(image, masks)
+            out = net(image, masks, guide=guide)
         out.alpha = out.alpha.float()
         loss = maggie_loss(out, truth, masks)
         opt.zero_grad(set_to_none=True)

@@ -22,6 +22,10 @@ class MaggieConfig:
     refine_dim: channels of the dense refiners at 1/4 and 1/1.
     mask_prior: starting gain of the rough mask added to the 1/8 logits (0: learn from nothing).
     uncertain: an alpha strictly between ``uncertain`` and ``1 - uncertain`` is re-estimated.
+    guide: the network also reads a guide alpha per instance (the guided engine's output): the
+        encoder sees it as a second ID map, and every scale starts from it (its exact logit) and
+        learns corrections, so an untrained network returns the guide and a per-shot finetune
+        spends its few steps on what the guide gets wrong instead of matting from nothing.
     """
 
     slots: int = 10
@@ -32,6 +36,7 @@ class MaggieConfig:
     refine_dim: int = 32
     uncertain: float = 0.02
     mask_prior: float = 10.0
+    guide: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

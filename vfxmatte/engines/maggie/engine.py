@@ -4,6 +4,11 @@
 config inside the checkpoint (from ``vfxmatte train`` or ``vfxmatte finetune``). More than
 ``slots`` (10) people run in passes of 10, each pass with its own recurrent state; the state is
 dropped on ``new_shot`` and whenever the people or the frame size change.
+
+A checkpoint made with a guide (``finetune --guide``) runs the guided engine on the full plate
+first; the network reads its alphas at the working scale and its correction (its alpha minus the
+guide's, at that scale) is upsampled and added to the full-resolution guide, so where the network
+changes nothing the result is the guided engine's, detail included.
 """
 
 from __future__ import annotations
@@ -66,6 +71,11 @@ class MaggieEngine(Engine):
         self.crop = self.opts.crop
         self._states: list[torch.Tensor] | None = None
         self._key: tuple | None = None
+        self.guide_engine = None
+        if self.net.config.guide:
+            from vfxmatte.engines.guided import GuidedEngine
+
+            self.guide_engine = GuidedEngine(self.device)
 
     @classmethod
     def availability(cls, options: Mapping[str, Any] | None = None) -> tuple[bool, str]:
@@ -84,20 +94,31 @@ class MaggieEngine(Engine):
     def matte(self, inp: EngineInput) -> EngineOutput:
         from vfxmatte.engines.maggie.model import run_passes
 
+        guide_full = None
+        if self.guide_engine is not None:
+            guide_full = self.guide_engine.matte(inp).alphas.to(self.device).clamp(0, 1)[None]
         image = inp.image.to(self.device).clamp(0.0, 1.0)[None]
         masks = inp.masks.to(self.device)[None]
+        guide = guide_full
         h, w = image.shape[-2:]
         scale = min(1.0, self.long_side / float(max(h, w)))
         if scale < 1.0:
             size = (max(16, round(h * scale)), max(16, round(w * scale)))
-            image = F.interpolate(image, size=size, mode="area")
-            masks = F.interpolate(masks, size=size, mode="area")
+            image, masks = (F.interpolate(x, size=size, mode="area") for x in (image, masks))
+            if guide is not None:
+                guide = F.interpolate(guide, size=size, mode="area")
         key = (tuple(inp.names), tuple(image.shape[-2:]))
         if inp.new_shot or key != self._key:
             self._states = None
         self._key = key
         with torch.no_grad():
-            alphas, self._states = run_passes(self.net, image, masks, self._states, self.crop)
+            alphas, self._states = run_passes(
+                self.net, image, masks, self._states, self.crop, guide
+            )
+        if guide is not None and guide_full is not None:
+            alphas = alphas - guide  # the correction, added to the full-resolution guide below
         if scale < 1.0:
             alphas = F.interpolate(alphas, size=(h, w), mode="bilinear", align_corners=False)
+        if guide_full is not None:
+            alphas = alphas + guide_full
         return EngineOutput(alphas=alphas[0].clamp(0.0, 1.0).float())

@@ -92,9 +92,16 @@ class InstanceDecoder(nn.Module):
         nn.init.zeros_(self.kernel[-1].bias)
 
     def forward(
-        self, x8: torch.Tensor, masks8: torch.Tensor, valid: torch.Tensor
+        self,
+        x8: torch.Tensor,
+        masks8: torch.Tensor,
+        valid: torch.Tensor,
+        prior: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x8 (B,D,h,w), masks8 (B,K,h,w), valid (B,K) float -> (logits (B,K,h,w), attn (B,K,hw))."""
+        """x8 (B,D,h,w), masks8 (B,K,h,w), valid (B,K) float -> (logits (B,K,h,w), attn (B,K,hw)).
+
+        prior (B,K,h,w): logits to start from (a guide alpha's); None: the scaled rough mask.
+        """
         b, d, hh, ww = x8.shape
         k = masks8.shape[1]
         ys = _ramp(hh, x8)
@@ -113,5 +120,7 @@ class InstanceDecoder(nn.Module):
         mask_feats = self.pixel_proj(torch.cat([x8, updated], 1))
         kernels = self.kernel(tokens)  # (B, K, D+1): weights and bias
         logits = torch.einsum("bkd,bdhw->bkhw", kernels[..., :d], mask_feats)
-        logits = logits + kernels[..., d:, None] + self.mask_gain * (masks8 - 0.5)
+        if prior is None:
+            prior = self.mask_gain * (masks8 - 0.5)
+        logits = logits + kernels[..., d:, None] + prior
         return logits, attn
