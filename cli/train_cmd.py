@@ -208,6 +208,13 @@ def finetune_command(
             "--no-guide: matte from the rough masks alone"
         ),
     ] = True,
+    guide_alphas: Annotated[
+        str | None,
+        typer.Option(
+            help="The shot's rendered guided pass instead of running it: a template with "
+            "{frame}, {name}, {index}, e.g. G/alphas/{frame:04d}/{name}.png"
+        ),
+    ] = None,
     steps: _Steps = 400,
     batch: _Batch = 4,
     crop: _Crop = 192,
@@ -232,9 +239,9 @@ def finetune_command(
     torch.set_num_threads(threads)
     frame_list = parse_frames(frames)
     dev = _device(device)
-    guide_device = dev if guide else None
+    source_of_guide = ft.GuideSource(dev, guide_alphas) if guide else None
     if clip is not None:
-        samples = ft.clip_samples(clip, frame_list, long_side, guide_device)
+        samples = ft.clip_samples(clip, frame_list, long_side, source_of_guide)
         source = f"clip {clip} frames {frames}"
     else:
         if not plate or not mask or not truth:
@@ -246,7 +253,7 @@ def finetune_command(
             frame_list,
             long_side,
             colorspace,
-            guide_device,
+            source_of_guide,
         )
         source = f"plate {plate} frames {frames}"
     net, how = ft.start_network(init, replace(MaggieConfig(), guide=guide))

@@ -139,7 +139,8 @@ def toy_composites(n: int, size: int = 64, instances: int = 2, seed: int = 0) ->
 class CropSampler:
     """Random crops of ``crop`` px from samples, padded to ``slots`` instances, augmented.
 
-    Crops are centred near a random instance's soft edge (where matting is decided) with jitter;
+    Crops are centred near a random instance's soft edge (where matting is decided) or, with
+    guide alphas, where the guide is wrong, with jitter;
     augmentations: horizontal flip, exposure/contrast/gamma jitter, rough-mask grow/shrink and
     shift (the faults a user's masks have). ``augment=False`` gives plain crops.
     """
@@ -157,7 +158,10 @@ class CropSampler:
         n = sample.truth.shape[0]
         k = int(self.rng.integers(0, n))
         t = sample.truth[k]
-        edge = ((t > 0.05) & (t < 0.95)).nonzero()
+        band = (t > 0.05) & (t < 0.95)
+        if sample.guide is not None:
+            band |= (sample.guide[k] - t).abs() > 0.1  # where the guide is wrong: the lesson
+        edge = band.nonzero()
         if edge.numel() == 0:
             edge = (t > 0.5).nonzero()
         if edge.numel() == 0 or self.rng.uniform() < 0.2:

@@ -20,29 +20,32 @@ import torch
 
 from vfxmatte.engines.maggie import checkpoint
 from vfxmatte.engines.maggie.config import MaggieConfig
+from vfxmatte.engines.maggie.guide import guide_for
 from vfxmatte.engines.maggie.model import MaggieNet
 from vfxmatte.errors import BadArgumentError, MissingInputError
 from vfxmatte.training.data import CropSampler, Sample, scaled_sample
 from vfxmatte.training.train import FitResult, FitSettings, fit
 
 
-def guided_alphas(image: np.ndarray, masks: np.ndarray, device: torch.device) -> np.ndarray:
-    """The guided engine's alphas (N,H,W) for one sRGB frame (H,W,3): a guide network's input.
-
-    The same engine with the same defaults as ``vfxmatte run --engine guided``, so the guide the
-    network trains with is the guide the maggie engine computes when it runs the shot.
-    """
-    from vfxmatte.engines.base import EngineInput
-    from vfxmatte.engines.guided import GuidedEngine
-
-    engine = GuidedEngine(device)
-    inp = EngineInput(
-        image=torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).to(device),
-        masks=torch.from_numpy(np.ascontiguousarray(masks)).to(device),
-        names=[f"p{i}" for i in range(masks.shape[0])],
-        new_shot=True,
+def _guide(image: np.ndarray, masks: np.ndarray, names, frame: int, guide) -> np.ndarray | None:
+    """The guide alphas of one frame (see :class:`GuideSource`), or None without a guide."""
+    if guide is None:
+        return None
+    t_image = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), np.float32))
+    t_masks = torch.from_numpy(np.ascontiguousarray(masks, np.float32))
+    values = guide_for(
+        t_image.to(guide.device), t_masks.to(guide.device), list(names), frame, guide.template
     )
-    return engine.matte(inp).alphas.clamp(0, 1).cpu().numpy()
+    return values.cpu().numpy()
+
+
+@dataclass
+class GuideSource:
+    """Where a guide network's training guides come from: files through ``template`` (the
+    shot's rendered guided pass), else the guided engine run on ``device``."""
+
+    device: torch.device
+    template: str | None = None
 
 
 @dataclass
@@ -54,12 +57,10 @@ class FinetuneSettings:
 
 
 def clip_samples(
-    clip: Path, frames: list[int], long_side: int, guide_device: torch.device | None = None
+    clip: Path, frames: list[int], long_side: int, guide: GuideSource | None = None
 ) -> list[Sample]:
-    """Frames of a dev-sets clip (``frames/FFFF.*``, ``alphas/FFFF/NN.png``, ``masks/...``).
-
-    guide_device: also compute the guided engine's alphas there (for a ``guide`` network).
-    """
+    """Frames of a dev-sets clip (``frames/FFFF.*``, ``alphas/FFFF/NN.png``, ``masks/...``),
+    with guide alphas when ``guide`` is given (for a ``guide`` network)."""
     from vfxmatte.evaluation import dataset as ds
 
     dataset = ds.discover(clip)
@@ -72,12 +73,10 @@ def clip_samples(
     out = []
     for f in frames:
         loaded = ds.load(by_index[f])
-        guide = None
-        if guide_device is not None:
-            guide = guided_alphas(loaded.image, loaded.masks, guide_device)
+        alphas = _guide(loaded.image, loaded.masks, loaded.names, f, guide)
         out.append(
             scaled_sample(
-                loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side, guide
+                loaded.image, loaded.masks, loaded.truths, f"{clip.name}/{f}", long_side, alphas
             )
         )
     return out
@@ -90,7 +89,7 @@ def plate_samples(
     frames: list[int],
     long_side: int,
     colorspace: str | None = None,
-    guide_device: torch.device | None = None,
+    guide: GuideSource | None = None,
 ) -> list[Sample]:
     """Frames of a plate with rough masks and fixed alphas (per person; people without a fixed
     alpha keep their rough mask as an empty slot, so they neither train nor get penalised)."""
@@ -144,10 +143,8 @@ def plate_samples(
                 f"truth {raw} frame {f} ({path})",
             )
             keep[i] = mf.masks[i]
-        guide = None
-        if guide_device is not None:
-            guide = guided_alphas(rgb.astype(np.float32), mf.masks, guide_device)
-        out.append(scaled_sample(rgb, keep, truth, f"frame {f}", long_side, guide))
+        alphas = _guide(rgb, mf.masks, mf.names, f, guide)
+        out.append(scaled_sample(rgb, keep, truth, f"frame {f}", long_side, alphas))
     return out
 
 

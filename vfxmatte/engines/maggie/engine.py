@@ -39,6 +39,11 @@ class MaggieOptions(EngineOptions):
         description="long side the network sees, px (default: the checkpoint's training scale, "
         f"else {DEFAULT_LONG_SIDE}); alphas are upsampled back to the plate",
     )
+    guide: str | None = Field(
+        None,
+        description="guide networks: the shot's rendered guided pass, a template with {frame}, "
+        "{name}, {index} (default: run the guided engine on each frame)",
+    )
     crop: bool = Field(
         True,
         description="refine uncertain pixels on crops (false: whole frame, same result, slower)",
@@ -71,11 +76,6 @@ class MaggieEngine(Engine):
         self.crop = self.opts.crop
         self._states: list[torch.Tensor] | None = None
         self._key: tuple | None = None
-        self.guide_engine = None
-        if self.net.config.guide:
-            from vfxmatte.engines.guided import GuidedEngine
-
-            self.guide_engine = GuidedEngine(self.device)
 
     @classmethod
     def availability(cls, options: Mapping[str, Any] | None = None) -> tuple[bool, str]:
@@ -92,13 +92,15 @@ class MaggieEngine(Engine):
         self._states = None
 
     def matte(self, inp: EngineInput) -> EngineOutput:
+        from vfxmatte.engines.maggie.guide import guide_for
         from vfxmatte.engines.maggie.model import run_passes
 
-        guide_full = None
-        if self.guide_engine is not None:
-            guide_full = self.guide_engine.matte(inp).alphas.to(self.device).clamp(0, 1)[None]
         image = inp.image.to(self.device).clamp(0.0, 1.0)[None]
         masks = inp.masks.to(self.device)[None]
+        guide_full = None
+        if self.net.config.guide:
+            plate = inp.image.to(self.device)  # as the guided engine itself would get it
+            guide_full = guide_for(plate, masks[0], inp.names, inp.frame, self.opts.guide)[None]
         guide = guide_full
         h, w = image.shape[-2:]
         scale = min(1.0, self.long_side / float(max(h, w)))
