@@ -278,7 +278,9 @@ def finetune_command(
             "maggie:long_side": str(long_side),
             "maggie:finetune": source,
             "maggie:holdout_mad": f"{result.best_holdout}",
+            "maggie:holdout_mad_start": f"{result.start_holdout}",
         }
+        print(f"held-back MAD {result.start_holdout} -> {result.best_holdout}", flush=True)
         return out, result, lambda: checkpoint.save(out, net.cpu(), result.steps, meta)
 
     _fit_and_report("finetune", steps, log_every, threads, body)

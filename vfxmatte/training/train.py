@@ -58,6 +58,7 @@ class FitResult:
     losses: list[float] = field(default_factory=list)
     l1: list[float] = field(default_factory=list)  # the full-resolution alpha L1 term per step
     optimizer: dict | None = None
+    start_holdout: float | None = None  # the held-back score of the starting weights
 
 
 def freeze_batch_norms(net: nn.Module) -> None:
@@ -125,6 +126,11 @@ def fit(
     if holdout is not None:
         holdout = tuple(t.to(device) for t in holdout)
     best, best_state, stale = math.inf, None, 0
+    if holdout is not None:
+        # The starting weights compete too: a finetune that never beats them (a guide network
+        # starts as its guide) hands them back rather than its least bad trained state.
+        best, best_state = holdout_loss(net, holdout), copy.deepcopy(net.state_dict())
+    start_score = None if best == math.inf else best
     losses: list[float] = []
     l1: list[float] = []
     stopped = "steps"
@@ -181,4 +187,5 @@ def fit(
         losses,
         l1,
         opt.state_dict(),
+        start_score,
     )
