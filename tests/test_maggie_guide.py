@@ -112,3 +112,25 @@ def test_guide_checkpoint_and_onnx_round_trip(net, tmp_path, one_torch_thread):
     }
     alpha, _ = session.run(None, feeds)
     np.testing.assert_allclose(alpha, ref.alpha.numpy(), atol=1e-4, rtol=0)
+
+
+def test_guide_template_reads_files_and_names_what_is_missing(tmp_path):
+    import OpenImageIO as oiio
+
+    from vfxmatte.engines.maggie.guide import read_guide
+    from vfxmatte.errors import BadArgumentError, MissingInputError
+
+    alpha = np.linspace(0, 1, 6 * 8, dtype=np.float32).reshape(6, 8)
+    (tmp_path / "0007").mkdir()
+    buf = oiio.ImageBuf(oiio.ImageSpec(8, 6, 1, "uint16"))
+    buf.set_pixels(oiio.ROI(), alpha[..., None])
+    assert buf.write(str(tmp_path / "0007" / "anna.png"))
+    template = str(tmp_path / "{frame:04d}" / "{name}.png")
+    got = read_guide(template, 7, ["anna"], (6, 8))
+    np.testing.assert_allclose(got[0], alpha, atol=1e-4)
+    with pytest.raises(MissingInputError, match="bob frame 7"):
+        read_guide(template, 7, ["anna", "bob"], (6, 8))
+    with pytest.raises(BadArgumentError, match="plate 16x6"):
+        read_guide(template, 7, ["anna"], (6, 16))
+    with pytest.raises(BadArgumentError, match="use {frame}"):
+        read_guide(str(tmp_path / "{shot}.png"), 7, ["anna"], (6, 8))
