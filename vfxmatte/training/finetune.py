@@ -20,7 +20,7 @@ import torch
 
 from vfxmatte.engines.maggie import checkpoint
 from vfxmatte.engines.maggie.config import MaggieConfig
-from vfxmatte.engines.maggie.guide import guide_for
+from vfxmatte.engines.maggie.guide import alpha_of, guide_for
 from vfxmatte.engines.maggie.model import MaggieNet
 from vfxmatte.errors import BadArgumentError, MissingInputError
 from vfxmatte.training.data import CropSampler, Sample, scaled_sample
@@ -135,7 +135,7 @@ def plate_samples(
                     "leave it out of --frames"
                 )
             alpha = read_image(path, f"truth {raw} frame {f}")
-            values = _alpha_of(alpha, name)
+            values = alpha_of(alpha, name)
             truth[i] = fit_to_plate(
                 np.clip(values, 0, 1).astype(np.float32),
                 img.data_window,
@@ -146,14 +146,6 @@ def plate_samples(
         alphas = _guide(rgb, mf.masks, mf.names, f, guide)
         out.append(scaled_sample(rgb, keep, truth, f"frame {f}", long_side, alphas))
     return out
-
-
-def _alpha_of(image, name: str) -> np.ndarray:
-    """The person's alpha in a fixed frame: ``<name>.A`` (a vfxmatte EXR), else ``A``, else grey."""
-    for channel in (f"{name}.A", "A"):
-        if channel in image.channels:
-            return image.channel(channel)
-    return image.single_channel()
 
 
 def _sanitised(name: str) -> str:

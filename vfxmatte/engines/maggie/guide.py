@@ -4,7 +4,8 @@ Computing them runs the guided engine (same defaults as ``vfxmatte run --engine 
 on a CPU costs far more than the network itself; a shot whose guided pass has already been
 rendered can name those files instead with a template, ``{frame}`` (the frame number, format
 specs allowed: ``{frame:04d}``), ``{name}`` (the person's layer name) and ``{index}`` (their
-0-based position), e.g. ``guided/alphas/{frame:04d}/{name}.png`` (what ``vfxmatte eval`` writes).
+0-based position), e.g. ``guided/alphas/{frame:04d}/{name}.png`` (what ``vfxmatte eval`` writes)
+or ``guided.{frame:04d}.exr`` (what ``vfxmatte run`` writes: each person's ``<name>.A`` layer).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def read_guide(template: str, frame: int, names: list[str], size: tuple[int, int
                 f"guide alpha for {name} frame {frame} not found ({path}); render the guided "
                 "pass for that frame or drop the guide template"
             )
-        alpha = read_image(path, f"guide alpha {name} frame {frame}").single_channel()
+        alpha = alpha_of(read_image(path, f"guide alpha {name} frame {frame}"), name)
         if alpha.shape != size:
             raise BadArgumentError(
                 f"guide alpha {path} is {alpha.shape[1]}x{alpha.shape[0]}, the plate "
@@ -56,6 +57,14 @@ def read_guide(template: str, frame: int, names: list[str], size: tuple[int, int
             )
         out[i] = np.clip(alpha, 0.0, 1.0)
     return out
+
+
+def alpha_of(image, name: str) -> np.ndarray:
+    """A person's alpha in a file: ``<name>.A`` (a vfxmatte EXR), else ``A``, else grey."""
+    for channel in (f"{name}.A", "A"):
+        if channel in image.channels:
+            return image.channel(channel)
+    return image.single_channel()
 
 
 def guide_for(
