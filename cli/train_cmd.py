@@ -202,12 +202,13 @@ def finetune_command(
         Path | None, typer.Option(help="Start from this maggie checkpoint (else RVM encoder)")
     ] = None,
     guide: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             help="Learn corrections over the guided engine's alphas (read as a guide input); "
-            "--no-guide: matte from the rough masks alone"
+            "--no-guide: matte from the rough masks alone [default: as --init was made, else "
+            "--guide]"
         ),
-    ] = True,
+    ] = None,
     guide_alphas: Annotated[
         str | None,
         typer.Option(
@@ -239,7 +240,11 @@ def finetune_command(
     torch.set_num_threads(threads)
     frame_list = parse_frames(frames)
     dev = _device(device)
-    source_of_guide = ft.GuideSource(dev, guide_alphas) if guide else None
+    net, how = ft.start_network(init, replace(MaggieConfig(), guide=guide is not False))
+    if guide is not None and net.config.guide != guide:
+        flag = "--guide" if net.config.guide else "--no-guide"
+        raise BadArgumentError(f"--init {init} was made with {flag}; finetune it with {flag}")
+    source_of_guide = ft.GuideSource(dev, guide_alphas) if net.config.guide else None
     if clip is not None:
         samples = ft.clip_samples(clip, frame_list, long_side, source_of_guide)
         source = f"clip {clip} frames {frames}"
@@ -256,10 +261,6 @@ def finetune_command(
             source_of_guide,
         )
         source = f"plate {plate} frames {frames}"
-    net, how = ft.start_network(init, replace(MaggieConfig(), guide=guide))
-    if net.config.guide != guide:
-        flag = "--guide" if net.config.guide else "--no-guide"
-        raise BadArgumentError(f"--init {init} was made with {flag}; finetune it with {flag}")
     settings = FitSettings(
         steps=steps, batch=batch, lr=lr, time_budget_s=time_budget, patience=patience
     )
