@@ -6,7 +6,7 @@ config inside the checkpoint (from ``vfxmatte train`` or ``vfxmatte finetune``).
 dropped on ``new_shot`` and whenever the people or the frame size change.
 
 A checkpoint made with a guide (``finetune --guide``) runs the guided engine on the full plate
-first; the network reads its alphas at the working scale and its correction (its alpha minus the
+first (or reads the shot's rendered guided pass, option ``guide``: a template); the network reads its alphas at the working scale and its correction (its alpha minus the
 guide's, at that scale) is upsampled and added to the full-resolution guide, so where the network
 changes nothing the result is the guided engine's, detail included.
 """
