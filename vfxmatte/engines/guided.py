@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 
 from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
-from vfxmatte.refine.core import hold_core
+from vfxmatte.refine.core import TERRITORY_DEPTH, hold_core, mask_depths, owners, territories
 from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.ghosts import drop_ghosts
@@ -191,6 +191,8 @@ class GuidedEngine(Engine):
         big = max(h, w) > self.opts.top_side
         top_iters = (self.opts.top_iters, self.opts.proxy_iters) if big else None
         checks: dict[str, FrameCheck] = {}
+        depths = mask_depths(masks)
+        owned = owners(depths)
         for i in present:
             y0, y1, x0, x1 = rois[i]
             crop = image[:, y0:y1, x0:x1]
@@ -198,7 +200,13 @@ class GuidedEngine(Engine):
             alpha = self._solve(crop, tris[i], prior, prior_weight, top_iters)
             self._floor_reach(alpha, masks[i, y0:y1, x0:x1], max(h, w), factor)
             out[i, y0:y1, x0:x1], checks[inp.names[i]] = self._robust(
-                alpha, crop, masks[i, y0:y1, x0:x1], holes[i], max(h, w), top_iters
+                alpha,
+                crop,
+                masks[i, y0:y1, x0:x1],
+                holes[i],
+                max(h, w),
+                top_iters,
+                owned[i, y0:y1, x0:x1],
             )
         trimaps = torch.zeros_like(masks)
         for i in present:
@@ -209,7 +217,26 @@ class GuidedEngine(Engine):
             "offsets": dict(self._offsets),
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
-        return EngineOutput(alphas=out, cores=sure, diagnostics=diagnostics)
+        return EngineOutput(
+            alphas=out,
+            cores=self._cores(sure, depths, holes, rois, max(h, w)),
+            diagnostics=diagnostics,
+        )
+
+    def _cores(self, sure, depths, holes, rois, side: int) -> torch.Tensor:
+        """Solid cores for instance consistency: the trimap's sure foreground, plus each
+        person's *territory* (deeper than a third of the search band inside their mask, where their mask
+        is the deepest; holes excepted), minus everyone else's territory, so no two cores
+        overlap. Consistency removes every other person's alpha from a core."""
+        if sure.shape[0] < 2:
+            return sure
+        land = territories(depths, max(1, round(TERRITORY_DEPTH * self._search_width(side))))
+        for i, hole in holes.items():
+            if bool(hole.any()):
+                y0, y1, x0, x1 = rois[i]
+                land[i, y0:y1, x0:x1] *= 1 - dilate(hole, self._search_width(side))
+        rest = (land.sum(0, keepdim=True) - land).clamp(0, 1)
+        return torch.maximum(land, sure * (1 - rest))
 
     def _encode(self, image: torch.Tensor) -> torch.Tensor:
         """The engine's working image: float32 on its device, values above 1 clipped or
@@ -261,7 +288,7 @@ class GuidedEngine(Engine):
             sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         return out
 
-    def _robust(self, alpha, crop, mask, holes, side: int, top_iters):
+    def _robust(self, alpha, crop, mask, holes, side: int, top_iters, owned=None):
         """One person's alpha made safe for a compositor, and the frame's verdict.
 
         Ghosts (parts not reaching the ordinary band) are dropped (:mod:`..refine.ghosts`),
@@ -278,7 +305,7 @@ class GuidedEngine(Engine):
             alpha = self._solve(crop, band_trimap(mask, search), None, 0.0, top_iters)
             check = FrameCheck(check.core_mean, check.spill, True, True, check.reason)
         if self.opts.core:
-            alpha = hold_core(alpha, mask, search, holes)
+            alpha = hold_core(alpha, mask, search, holes, within=owned)
         return alpha, check
 
     def _snap_masks(self, image, masks, full_masks, present, factor: int):
