@@ -219,3 +219,21 @@ def test_a_grown_neighbour_mask_leaves_no_alpha_in_a_solid_body():
     assert float(alphas[0][body].mean()) > 0.95
     deep = (xx > 56) & (xx < 104) & (yy > 46) & (yy < 114)  # two search bands (8 px) inside
     assert float(alphas[0][deep].min()) >= 0.98
+
+
+def test_snap_refuses_a_move_that_is_a_body_not_a_rim():
+    # a toy with a dark belly over a background of nearly its colour: the strongest ring
+    # change is the belly's edge, 18 px inside the mask. Shrinking there would keep 22% of
+    # the toy (its body went to background); the move changes the area far more than a
+    # rim could, so the mask stays and the toy stays opaque.
+    yy, xx = _grid(160, 240)
+    r = ((yy - 80) ** 2 + (xx - 120) ** 2).sqrt()
+    toy, belly = (r < 34).float(), (r < 16).float()
+    look_alike = torch.tensor([0.70, 0.50, 0.35])[:, None, None]
+    dark = torch.tensor([0.05, 0.02, 0.02])[:, None, None]
+    g = torch.Generator().manual_seed(0)
+    colour = belly * dark + (toy - belly) * FG + (1 - toy) * look_alike
+    image = (colour + 0.01 * torch.randn(3, 160, 240, generator=g)).clamp(0, 1)
+    assert mask_offset(image, toy, 24, 2) < -12  # the check can fail: the rings are fooled
+    out = GuidedEngine("cpu").matte(EngineInput(image=image, masks=toy[None], names=["a"]))
+    assert float(out.alphas[0][(r > 18) & (r < 30)].mean()) > 0.98
