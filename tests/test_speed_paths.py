@@ -47,3 +47,83 @@ def test_morphology_on_device(device):
     mask = (torch.rand(3, 40, 50) > 0.5).float()
     out = filters.dilate(mask.to(device), 2).cpu()
     assert torch.equal(out, filters.dilate(mask, 2))
+
+
+# -- read-ahead and write-behind (vfxmatte.io.prefetch) ----------------------------------------
+
+
+def test_read_ahead_returns_what_load_returns_and_reads_ahead():
+    import threading
+
+    from vfxmatte.io.prefetch import ReadAhead
+
+    loaded: list[int] = []
+    lock = threading.Lock()
+
+    def load(frame: int) -> int:
+        with lock:
+            loaded.append(frame)
+        if frame == 13:
+            raise ValueError("frame 13 is corrupt")
+        return frame * 10
+
+    reads = ReadAhead(load, lambda f: 1 <= f <= 15, step=2, depth=1)
+    try:
+        assert reads.get(1) == 10  # a miss: read in place, frame 3 started
+        assert reads.get(3) == 30 and reads.hits == 1
+        assert reads.get(9) == 90  # out of order: frame 5 dropped, read in place
+        assert reads.get(11) == 110
+        with pytest.raises(ValueError, match="frame 13"):
+            reads.get(13)  # a prefetched frame's error surfaces when it is asked for
+        assert reads.get(15) == 150
+    finally:
+        reads.close()
+    assert 17 not in loaded  # nothing past what exists
+
+
+def test_write_behind_keeps_order_bounds_the_queue_and_raises_errors():
+    import threading
+
+    from vfxmatte.io.prefetch import WriteBehind, write_behind
+
+    gate = threading.Event()
+    written: list[int] = []
+
+    def write(item: int) -> str:
+        gate.wait(5)
+        if item == 4:
+            raise OSError("disk full")
+        written.append(item)
+        return f"f{item}"
+
+    writer = WriteBehind(depth=1)
+    writer.submit(write, 1)
+    assert list(writer.drain()) == []  # one may stay pending
+    writer.submit(write, 2)
+    gate.set()
+    first = list(writer.drain())  # two pending > depth: waits for the oldest (and takes
+    rest = list(writer.drain(wait=True))  # whatever else is done by then)
+    assert first[0][:2] == (1, "f1")
+    assert [(i, r) for i, r, _ in first + rest] == [(1, "f1"), (2, "f2")]
+    writer.submit(write, 4)
+    with pytest.raises(OSError, match="disk full"):
+        list(writer.drain(wait=True))
+    writer.close()
+
+    # leaving the block on an error still lets queued writes land
+    gate.clear()
+    with pytest.raises(KeyboardInterrupt), write_behind(1) as w:
+        w.submit(write, 7)
+        threading.Timer(0.2, gate.set).start()
+        raise KeyboardInterrupt
+    assert written[-1] == 7
+
+
+def test_write_behind_depth_zero_writes_in_place():
+    from vfxmatte.io.prefetch import WriteBehind
+
+    writer = WriteBehind(depth=0)
+    out: list[int] = []
+    writer.submit(out.append, 5)
+    assert out == [5]
+    assert [i for i, _, _ in writer.drain()] == [5]
