@@ -23,7 +23,26 @@ def bench(
         list[str] | None, typer.Option(help="cpu, cuda (default: every available one)")
     ] = None,
     frames: Annotated[int, typer.Option(min=1, help="Frames per shot")] = 2,
-    people: Annotated[int, typer.Option(min=1, help="Mask layers per frame (demo has 2)")] = 2,
+    people: Annotated[
+        list[int] | None,
+        typer.Option(min=1, help="Mask layers per frame (demo has 2; more are shifted copies)"),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Runs per configuration (fresh processes); medians kept")
+    ] = 1,
+    threads: Annotated[
+        int, typer.Option(min=0, help="Torch CPU threads per run (0: torch's default)")
+    ] = 0,
+    scaling: Annotated[
+        bool,
+        typer.Option(
+            "--scaling",
+            help="Sweep HD, 2K, 4K x 1, 2, 4, 8 people (how cost grows; long on a CPU)",
+        ),
+    ] = False,
+    overlap: Annotated[
+        str, typer.Option(help="Read-ahead/write-behind: on, off, or both (side by side)")
+    ] = "on",
     cache: Annotated[
         Path | None, typer.Option(help="Where generated shots are kept (default: temp folder)")
     ] = None,
@@ -32,7 +51,8 @@ def bench(
     ),
     timeout: Annotated[float | None, typer.Option(help="Seconds allowed per configuration")] = None,
 ) -> None:
-    """Time the pipeline (read, colour, engine, refine, write) on generated 4K and 2K EXR shots."""
+    """Time the pipeline (read, colour, engine, refine, smooth, write) on generated 4K and 2K
+    EXR shots, with the wall time per frame (stages overlap) and the I/O floor beside it."""
     from vfxmatte import bench as b
 
     engines = list(engine or b.available_engines())
@@ -40,6 +60,12 @@ def bench(
     for d in devices:
         if d.startswith("cuda") and "cuda" not in b.available_devices():
             raise BadArgumentError(f"--device {d}: no CUDA device here; use --device cpu")
+    modes = {"on": (True,), "off": (False,), "both": (False, True)}
+    if overlap not in modes:
+        raise BadArgumentError(f"--overlap {overlap}: choose on, off or both")
+    if scaling:
+        resolution = list(resolution or ["hd", "2k", "4k"])
+        people = list(people or [1, 2, 4, 8])
     cache = cache or b.default_cache()
     started = time.perf_counter()
     results = b.run_bench(
@@ -47,10 +73,13 @@ def bench(
         engines,
         devices,
         frames,
-        people,
+        list(people or [2]),
         cache,
         log=lambda line: typer.echo(line, err=True),
         timeout=timeout,
+        repeat=repeat,
+        threads=threads,
+        overlap=modes[overlap],
     )
     total = time.perf_counter() - started
     typer.echo(b.table(results))

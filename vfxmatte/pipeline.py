@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +259,10 @@ class Job:
         )
         clock.lap("colour")
         clock.laps["colour"] += io_laps["colour"]
+        if not (self.spec.write_colour or self.spec.preview):
+            # the frame waits for a lagging smoother and its write without its pixels (a write
+            # needs only windows and metadata): ~100 MB less per frame in flight at 4K
+            plate = replace(plate, pixels=plate.pixels[:0, :0])
         active = [
             mask_frame.states.get(n) in (MaskState.OK, MaskState.PROPAGATED)
             for n in mask_frame.names
