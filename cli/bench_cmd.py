@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,14 @@ def bench(
         "bench-results.json"
     ),
     timeout: Annotated[float | None, typer.Option(help="Seconds allowed per configuration")] = None,
+    pymatting: Annotated[
+        bool,
+        typer.Option(
+            "--pymatting",
+            help="Also time the engine against pymatting's closed form on the same first frame "
+            "and trimaps (minutes at 4K)",
+        ),
+    ] = False,
 ) -> None:
     """Time the pipeline (read, colour, engine, refine, smooth, write) on generated 4K and 2K
     EXR shots, with the wall time per frame (stages overlap) and the I/O floor beside it."""
@@ -81,6 +90,20 @@ def bench(
         threads=threads,
         overlap=modes[overlap],
     )
+    races = []
+    if pymatting:
+        for r in results:
+            typer.echo(f"bench: closed-form race {r.config.resolution} ...", err=True)
+            race = b.race_isolated(r.config, cache, timeout)
+            races.append({"config": asdict(r.config), **race})
+            if "error" in race:
+                typer.echo(f"bench: closed-form race failed: {race['error']}", err=True)
+                continue
+            typer.echo(
+                f"engine {race['engine_s']:.2f} s vs pymatting closed form "
+                f"{race['pymatting_cf_s']:.2f} s on the same {race['frame']} frame and "
+                f"trimaps ({race['people']} people): {race['speedup']:.1f}x"
+            )
     total = time.perf_counter() - started
     typer.echo(b.table(results))
     payload = {
@@ -89,6 +112,7 @@ def bench(
         "cache": str(cache),
         "stages": list(b.STAGES),
         "results": [r.as_dict() for r in results],
+        "closed_form_race": races,
     }
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(payload, indent=2))

@@ -94,3 +94,13 @@ def test_peak_rss_counts_this_process_in_mib():
         [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, check=True
     ).stdout.split()
     assert 60 <= float(out[0]) <= 80 and out[1] == "True"
+
+
+@pytest.mark.integration  # pymatting's numba compile takes minutes on a loaded box
+def test_closed_form_race_times_both_on_the_same_trimaps(tmp_path, one_torch_thread):
+    pytest.importorskip("pymatting")
+    config = bench.BenchConfig("192x108", 192, 108, "guided", "cpu", 1, 2)
+    race = bench.closed_form_race(config, tmp_path, repeat=1)
+    assert race["people"] == 2 and race["frame"] == "192x108"
+    assert race["engine_s"] > 0 and race["pymatting_cf_s"] > 0
+    assert race["speedup"] == pytest.approx(race["pymatting_cf_s"] / race["engine_s"])

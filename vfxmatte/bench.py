@@ -194,6 +194,61 @@ def io_floor(job, out_dir: Path) -> float:
     return float(np.median(seconds)) if seconds else 0.0
 
 
+def closed_form_race(config: BenchConfig, cache: Path, repeat: int = 3) -> dict:
+    """The engine against pymatting's closed form on the same frame and the same trimaps.
+
+    The shot's first frame is read and converted as a run would; the engine mattes it
+    ``repeat`` times (the median counts: a farm task mattes frame after frame, warm); then
+    pymatting's ``estimate_alpha_cf`` solves each person on the trimap the engine used.
+    """
+    import torch
+    from pymatting import estimate_alpha_cf
+
+    from vfxmatte.engines import EngineInput
+    from vfxmatte.jobspec import JobSpec
+    from vfxmatte.pipeline import Job
+
+    shot = ensure_shot(cache, config.width, config.height, config.frames, config.people)
+    spec = JobSpec(
+        plate=shot["plate"],
+        masks=shot["masks"],
+        out=str(cache / "race.####.exr"),
+        engine=config.engine,
+        device=config.device,
+    )
+    job = Job(spec)
+    frame = job.frames[0]
+    plate, rgb, _ = job._load_plate(frame)
+    masks = job.masks.load(frame, plate.data_window, plate.display_window)
+    inp = EngineInput(
+        image=job._to_tensor(rgb),
+        masks=torch.from_numpy(masks.masks).to(job.device),
+        names=masks.names,
+        frame=frame,
+    )
+    runs = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = job.engine.matte(inp)
+        if job.device.type == "cuda":
+            torch.cuda.synchronize(job.device)
+        runs.append(time.perf_counter() - t0)
+    image = np.clip(rgb, 0, 1).astype(np.float64)
+    t0 = time.perf_counter()
+    for trimap in out.diagnostics["trimaps"].cpu().double().numpy():
+        estimate_alpha_cf(image, trimap)
+    closed = time.perf_counter() - t0
+    engine = float(np.median(runs))
+    return {
+        "frame": f"{config.width}x{config.height}",
+        "people": len(masks.names),
+        "engine_s": engine,
+        "engine_runs_s": runs,
+        "pymatting_cf_s": closed,
+        "speedup": closed / engine if engine > 0 else 0.0,
+    }
+
+
 def run_isolated(config: BenchConfig, cache: Path, timeout: float | None = None) -> BenchResult:
     """Run one configuration in a fresh Python process so its memory peaks are its own."""
     env = dict(os.environ)
@@ -365,12 +420,32 @@ def table(results: list[BenchResult]) -> str:
     return "\n".join([line(header), sep, *(line(r) for r in rows)]) + "\n"
 
 
+def race_isolated(config: BenchConfig, cache: Path, timeout: float | None = None) -> dict:
+    """:func:`closed_form_race` in a fresh process (its threads and memory its own)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-m", "vfxmatte.bench", json.dumps(asdict(config)), str(cache), "race"]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
 def _worker(argv: list[str]) -> int:
     config = BenchConfig(**json.loads(argv[0]))
     if config.threads:
         import torch
 
         torch.set_num_threads(config.threads)
+    if argv[2:] == ["race"]:
+        print(json.dumps(closed_form_race(config, Path(argv[1]))), flush=True)
+        return 0
     result = run_config(config, Path(argv[1]))
     data = result.as_dict()
     data.pop("config")
