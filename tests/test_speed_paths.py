@@ -127,3 +127,20 @@ def test_write_behind_depth_zero_writes_in_place():
     writer.submit(out.append, 5)
     assert out == [5]
     assert [i for i, _, _ in writer.drain()] == [5]
+
+
+def test_colour_conversion_in_place_equals_the_copy():
+    import numpy as np
+
+    from vfxmatte.io.colour import ColourConverter, load_config
+
+    config = load_config(None)
+    conv = ColourConverter(config, "scene_linear", "sRGB Encoded Rec.709 (sRGB)")
+    rgb = np.random.default_rng(1).random((16, 24, 3), dtype=np.float32) * 1.5
+    before = rgb.copy()
+    copied = conv.apply(rgb)
+    assert np.array_equal(rgb, before)  # the default never touches its input
+    done = conv.apply(rgb, in_place=True)
+    assert done is rgb and np.array_equal(done, copied) and copied.max() > 1  # > 1 kept
+    strided = before[:, ::2]  # not contiguous: converted into a new array either way
+    assert np.array_equal(conv.apply(strided, in_place=True), conv.apply(before)[:, ::2])
