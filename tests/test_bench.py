@@ -29,6 +29,20 @@ def test_extra_people_are_shifted_mask_copies(tmp_path):
     assert m3.sum() == src.sum() and not np.array_equal(m3, src)
     # Cached: a second call reuses the files (same description, no regeneration).
     assert bench.ensure_shot(tmp_path, 192, 108, 1, 3) == shot
+    assert list(bench.ensure_shot(tmp_path, 192, 108, 1, 1)["masks"]) == ["person01"]
+
+
+def test_repeated_runs_keep_medians_and_the_memory_peak():
+    config = bench.BenchConfig("hd", 1920, 1080, "guided", "cpu", 2, 2)
+    runs = [
+        bench.BenchResult(config, ok=True, wall_s=w, peak_rss_mib=m, stage_s={"engine": w})
+        for w, m in ((3.0, 900), (1.0, 1200), (2.0, 1000))
+    ]
+    out = bench.median_result(runs)
+    assert out.wall_s == 2.0 and out.stage_s["engine"] == 2.0 and out.peak_rss_mib == 1200
+    assert out.runs_wall_s == [3.0, 1.0, 2.0]
+    failed = bench.BenchResult(config, ok=False, error="exit 1: boom")
+    assert bench.median_result([*runs, failed]).error == "exit 1: boom"
 
 
 def test_bench_cli_small_shot(tmp_path, cli):
@@ -45,6 +59,9 @@ def test_bench_cli_small_shot(tmp_path, cli):
     assert set(result["stage_s"]) == set(bench.STAGES)
     assert all(result["stage_s"][s] > 0 for s in ("read", "colour", "engine", "write"))
     assert result["fps"] > 0 and result["cuda_max_allocated_mib"] is None
+    # end to end per frame, and the I/O floor (decode + encode alone) beside it
+    assert result["wall_s"] > 0 and 0 < result["io_floor_s"] < result["wall_s"]
+    assert "I/O floor" in r.stdout and "wall s/frame" in r.stdout
     # ru_maxrss of the worker process: at least what torch + numpy take once imported.
     assert result["peak_rss_mib"] >= result["rss_before_mib"] > 50
     # Outputs were written then cleaned up; the generated shot stays cached.
@@ -77,3 +94,13 @@ def test_peak_rss_counts_this_process_in_mib():
         [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, check=True
     ).stdout.split()
     assert 60 <= float(out[0]) <= 80 and out[1] == "True"
+
+
+@pytest.mark.integration  # pymatting's numba compile takes minutes on a loaded box
+def test_closed_form_race_times_both_on_the_same_trimaps(tmp_path, one_torch_thread):
+    pytest.importorskip("pymatting")
+    config = bench.BenchConfig("192x108", 192, 108, "guided", "cpu", 1, 2)
+    race = bench.closed_form_race(config, tmp_path, repeat=1)
+    assert race["people"] == 2 and race["frame"] == "192x108"
+    assert race["engine_s"] > 0 and race["pymatting_cf_s"] > 0
+    assert race["speedup"] == pytest.approx(race["pymatting_cf_s"] / race["engine_s"])

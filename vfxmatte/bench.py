@@ -1,10 +1,15 @@
 """`vfxmatte bench`: end-to-end throughput and peak memory of the real pipeline at 4K and 2K.
 
 For each resolution a float EXR demo shot (:func:`vfxmatte.demo.make_demo_shot`) is generated
-once and cached; then every (resolution, engine, device) configuration runs the real
-:class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (VmHWM, see :func:`_rss_mib`) and
-CUDA peak (``torch.cuda.max_memory_allocated``) are its own and do not mix. Time is split by the
-pipeline's own stage clock (read, colour, engine, refine, smooth, write seconds per frame).
+once and cached; then every (resolution, people, engine, device) configuration runs the real
+:class:`~vfxmatte.pipeline.Job` in its own subprocess, so each one's peak RSS (VmHWM, see
+:func:`_rss_mib`) and CUDA peak (``torch.cuda.max_memory_allocated``) are its own and do not
+mix. Time is split by the pipeline's own stage clock (read, colour, engine, refine, smooth,
+write: each stage's own seconds per frame, wherever it ran); ``wall`` is the run's seconds per
+frame end to end, which is less than the stages' sum where they overlap (read-ahead and
+write-behind, :mod:`vfxmatte.io.prefetch`). Beside it, the I/O floor: decoding the same plate
+frames and encoding the same matte EXRs alone, the least any engine could cost. With
+``repeat`` > 1 each configuration runs that many times and every figure is the median.
 
 The demo shot has two people. ``people > 2`` adds mask layers that are shifted copies of the
 two rough masks (over background, not over a figure): they cost the engine what a person costs,
@@ -41,6 +46,8 @@ class BenchConfig:
     device: str
     frames: int
     people: int
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    overlap: bool = True  # read-ahead and write-behind (False: VFXMATTE_IO_DEPTH=0)
 
 
 @dataclass
@@ -52,6 +59,9 @@ class BenchResult:
     run_s: float = 0.0  # Job.run over every frame, writes included
     fps: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)  # mean seconds per frame
+    wall_s: float = 0.0  # run seconds per frame, end to end (stages overlap)
+    io_floor_s: float = 0.0  # decode + encode of the same frames alone, seconds per frame
+    runs_wall_s: list[float] = field(default_factory=list)  # wall_s of each repeat
     frame_s: list[float] = field(default_factory=list)
     peak_rss_mib: float = 0.0
     rss_before_mib: float = 0.0  # after imports, before the job: what the job itself adds
@@ -81,7 +91,7 @@ def ensure_shot(cache: Path, width: int, height: int, frames: int, people: int) 
     if folder.exists():
         shutil.rmtree(folder)  # a half-written shot from an interrupted run
     shot = make_demo_shot(folder, frames=frames, width=width, height=height)
-    masks = dict(shot.masks)
+    masks = dict(list(shot.masks.items())[:people])
     base = list(shot.masks.items())
     for k in range(len(masks), people):
         name = f"person{k + 1:02d}"
@@ -145,6 +155,9 @@ def run_config(config: BenchConfig, cache: Path) -> BenchResult:
         result.fps = len(frames) / result.run_s if result.run_s > 0 else 0.0
         result.stage_s = {s: float(np.mean([f.get(s, 0.0) for f in frames])) for s in STAGES}
         result.frame_s = [float(sum(f.values())) for f in frames]
+        result.wall_s = result.run_s / max(1, len(frames))
+        result.runs_wall_s = [result.wall_s]
+        result.io_floor_s = io_floor(job, out_dir)
         if cuda:
             result.cuda_max_allocated_mib = torch.cuda.max_memory_allocated(job.device) / 2**20
         result.ok = True
@@ -155,9 +168,92 @@ def run_config(config: BenchConfig, cache: Path) -> BenchResult:
     return result
 
 
+def io_floor(job, out_dir: Path) -> float:
+    """Median seconds per frame to decode the job's plate frames and encode its written mattes
+    again (same channels, windows, metadata and compression): the I/O a frame cannot avoid."""
+    from vfxmatte.io.images import read_image, write_exr
+
+    seconds = []
+    for frame in job.frames:
+        written = job.out.path(frame)
+        matte = read_image(written, "bench matte")  # untimed: the channels to encode
+        channels = {name: matte.channel(name) for name in matte.channels}
+        again = out_dir / f"floor.{frame}.exr"
+        t0 = time.perf_counter()
+        job.plate.read(frame)
+        write_exr(
+            again,
+            channels,
+            matte.data_window,
+            matte.display_window,
+            metadata=matte.metadata,
+            compression=job.compression,
+        )
+        seconds.append(time.perf_counter() - t0)
+        again.unlink()
+    return float(np.median(seconds)) if seconds else 0.0
+
+
+def closed_form_race(config: BenchConfig, cache: Path, repeat: int = 3) -> dict:
+    """The engine against pymatting's closed form on the same frame and the same trimaps.
+
+    The shot's first frame is read and converted as a run would; the engine mattes it
+    ``repeat`` times (the median counts: a farm task mattes frame after frame, warm); then
+    pymatting's ``estimate_alpha_cf`` solves each person on the trimap the engine used.
+    """
+    import torch
+    from pymatting import estimate_alpha_cf
+
+    from vfxmatte.engines import EngineInput
+    from vfxmatte.jobspec import JobSpec
+    from vfxmatte.pipeline import Job
+
+    shot = ensure_shot(cache, config.width, config.height, config.frames, config.people)
+    spec = JobSpec(
+        plate=shot["plate"],
+        masks=shot["masks"],
+        out=str(cache / "race.####.exr"),
+        engine=config.engine,
+        device=config.device,
+    )
+    job = Job(spec)
+    frame = job.frames[0]
+    plate, rgb, _ = job._load_plate(frame)
+    masks = job.masks.load(frame, plate.data_window, plate.display_window)
+    inp = EngineInput(
+        image=job._to_tensor(rgb),
+        masks=torch.from_numpy(masks.masks).to(job.device),
+        names=masks.names,
+        frame=frame,
+    )
+    runs = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = job.engine.matte(inp)
+        if job.device.type == "cuda":
+            torch.cuda.synchronize(job.device)
+        runs.append(time.perf_counter() - t0)
+    image = np.clip(rgb, 0, 1).astype(np.float64)
+    t0 = time.perf_counter()
+    for trimap in out.diagnostics["trimaps"].cpu().double().numpy():
+        estimate_alpha_cf(image, trimap)
+    closed = time.perf_counter() - t0
+    engine = float(np.median(runs))
+    return {
+        "frame": f"{config.width}x{config.height}",
+        "people": len(masks.names),
+        "engine_s": engine,
+        "engine_runs_s": runs,
+        "pymatting_cf_s": closed,
+        "speedup": closed / engine if engine > 0 else 0.0,
+    }
+
+
 def run_isolated(config: BenchConfig, cache: Path, timeout: float | None = None) -> BenchResult:
     """Run one configuration in a fresh Python process so its memory peaks are its own."""
     env = dict(os.environ)
+    if not config.overlap:
+        env["VFXMATTE_IO_DEPTH"] = "0"
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "vfxmatte.bench", json.dumps(asdict(config)), str(cache)]
@@ -194,29 +290,67 @@ def run_bench(
     engines: list[str],
     devices: list[str],
     frames: int,
-    people: int,
+    people: int | list[int],
     cache: Path,
     log=lambda _: None,
     timeout: float | None = None,
+    repeat: int = 1,
+    threads: int = 0,
+    overlap: tuple[bool, ...] = (True,),
 ) -> list[BenchResult]:
-    """Generate the shots here (outside the measured processes), then time each configuration."""
+    """Generate the shots here (outside the measured processes), then time each configuration
+    ``repeat`` times (each in a fresh process) and keep the medians."""
+    counts = [people] if isinstance(people, int) else list(people)
     configs = []
     for res in resolutions:
         width, height = parse_resolution(res)
-        t0 = time.perf_counter()
-        ensure_shot(cache, width, height, frames, people)
-        log(f"bench: shot {res} {width}x{height} ready ({time.perf_counter() - t0:.1f} s)")
-        configs += [
-            BenchConfig(res, width, height, e, d, frames, people) for e in engines for d in devices
-        ]
+        for n in counts:
+            t0 = time.perf_counter()
+            ensure_shot(cache, width, height, frames, n)
+            took = time.perf_counter() - t0
+            log(f"bench: shot {res} {width}x{height} {n} people ready ({took:.1f} s)")
+            configs += [
+                BenchConfig(res, width, height, e, d, frames, n, threads, o)
+                for e in engines
+                for d in devices
+                for o in overlap
+            ]
     results = []
     for c in configs:
-        log(f"bench: running {c.resolution} engine={c.engine} device={c.device} ...")
-        r = run_isolated(c, cache, timeout)
-        state = f"{r.fps:.3f} fps, peak RSS {r.peak_rss_mib:.0f} MiB" if r.ok else r.error
-        log(f"bench: {c.resolution} {c.engine} {c.device}: {state}")
+        what = f"{c.resolution} people={c.people} engine={c.engine} device={c.device}"
+        what += "" if c.overlap else " overlap=off"
+        runs = []
+        for k in range(max(1, repeat)):
+            log(f"bench: running {what} ({k + 1}/{max(1, repeat)}) ...")
+            runs.append(run_isolated(c, cache, timeout))
+        r = median_result(runs)
+        state = f"{r.wall_s:.2f} s/frame, peak RSS {r.peak_rss_mib:.0f} MiB" if r.ok else r.error
+        log(f"bench: {what}: {state}")
         results.append(r)
     return results
+
+
+def median_result(runs: list[BenchResult]) -> BenchResult:
+    """One result from repeated runs of a configuration: every time the median, memory the
+    maximum; a failed run makes the whole configuration fail."""
+    failed = [r for r in runs if not r.ok]
+    if failed or len(runs) == 1:
+        return failed[0] if failed else runs[0]
+
+    def med(values) -> float:
+        return float(np.median(list(values)))
+
+    out = BenchResult(runs[0].config, ok=True)
+    for name in ("setup_s", "run_s", "fps", "wall_s", "io_floor_s", "rss_before_mib"):
+        setattr(out, name, med(getattr(r, name) for r in runs))
+    out.stage_s = {s: med(r.stage_s.get(s, 0.0) for r in runs) for s in STAGES}
+    out.frame_s = [med(col) for col in zip(*(r.frame_s for r in runs), strict=False)]
+    out.runs_wall_s = [r.wall_s for r in runs]
+    out.peak_rss_mib = max(r.peak_rss_mib for r in runs)
+    cuda = [r.cuda_max_allocated_mib for r in runs if r.cuda_max_allocated_mib is not None]
+    out.cuda_max_allocated_mib = max(cuda) if cuda else None
+    out.load_average = runs[-1].load_average
+    return out
 
 
 def available_devices() -> list[str]:
@@ -251,22 +385,29 @@ def machine() -> dict:
 
 
 def table(results: list[BenchResult]) -> str:
-    header = ["res", "engine", "device", "people", "frames", *STAGES, "s/frame", "fps"]
-    header += ["peak RSS MiB", "CUDA max MiB"]
+    """Markdown table: stage split, the stages' sum, the wall time per frame (the stages
+    overlap), the I/O floor beside it, wall over the slowest stage, fps and memory."""
+    header = ["res", "engine", "device", "people", "frames", *STAGES, "sum", "wall s/frame"]
+    header += ["I/O floor", "wall/slowest", "fps", "peak RSS MiB", "CUDA max MiB"]
     rows = []
     for r in results:
         c = r.config
         size = f"{c.resolution} {c.width}x{c.height}"
+        device = c.device + (f" x{c.threads}" if c.threads else "")
+        device += "" if c.overlap else " no-overlap"
         if not r.ok:
             rows.append(
-                [size, c.engine, c.device, str(c.people), str(c.frames), f"FAILED: {r.error}"]
+                [size, c.engine, device, str(c.people), str(c.frames), f"FAILED: {r.error}"]
             )
             continue
         cuda = "-" if r.cuda_max_allocated_mib is None else f"{r.cuda_max_allocated_mib:.0f}"
+        slowest = max(r.stage_s.get(s, 0.0) for s in STAGES)
+        ratio = f"{r.wall_s / slowest:.2f}" if slowest > 0 else "-"
         rows.append(
-            [size, c.engine, c.device, str(c.people), str(c.frames)]
+            [size, c.engine, device, str(c.people), str(c.frames)]
             + [f"{r.stage_s.get(s, 0.0):.2f}" for s in STAGES]
-            + [f"{float(np.mean(r.frame_s)):.2f}", f"{r.fps:.3f}", f"{r.peak_rss_mib:.0f}", cuda]
+            + [f"{float(np.mean(r.frame_s)):.2f}", f"{r.wall_s:.2f}", f"{r.io_floor_s:.2f}"]
+            + [ratio, f"{r.fps:.3f}", f"{r.peak_rss_mib:.0f}", cuda]
         )
     widths = [
         max(len(header[i]), *(len(r[i]) for r in rows if i < len(r))) for i in range(len(header))
@@ -279,8 +420,32 @@ def table(results: list[BenchResult]) -> str:
     return "\n".join([line(header), sep, *(line(r) for r in rows)]) + "\n"
 
 
+def race_isolated(config: BenchConfig, cache: Path, timeout: float | None = None) -> dict:
+    """:func:`closed_form_race` in a fresh process (its threads and memory its own)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-m", "vfxmatte.bench", json.dumps(asdict(config)), str(cache), "race"]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
 def _worker(argv: list[str]) -> int:
     config = BenchConfig(**json.loads(argv[0]))
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    if argv[2:] == ["race"]:
+        print(json.dumps(closed_form_race(config, Path(argv[1]))), flush=True)
+        return 0
     result = run_config(config, Path(argv[1]))
     data = result.as_dict()
     data.pop("config")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +46,11 @@ from vfxmatte.io.images import (
     to_display_window,
     write_exr,
 )
+from vfxmatte.io.prefetch import ReadAhead, WriteBehind, io_depth, write_behind
 from vfxmatte.jobspec import SPEC_ATTRIBUTE, JobSpec, spec_json
 from vfxmatte.masks.propagation import PropagatedMasks, resolve_keyframes
 from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState, PerInstanceMasks
-from vfxmatte.plates import PlateSource, open_plate
+from vfxmatte.plates import ImageSequencePlate, PlateSource, open_plate
 from vfxmatte.preview import review_frame
 from vfxmatte.refine.foreground import premultiplied_foreground
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
@@ -125,6 +126,8 @@ class Job:
         self._to_write: set[int] = set()  # frames of this run to write (not kept from a past run)
         self._step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
+        self._reads: ReadAhead | None = None  # plate read-ahead, while run() runs
+        self._writes: WriteBehind | None = None  # write-behind, while run() runs
         self.notes = preflight(self)  # hardening (issue 17): refused before frame 1, or warned
 
     # -- validation -------------------------------------------------------------------------
@@ -216,6 +219,25 @@ class Job:
         config = config_name(self.spec.ocio_config, self.config)
         return f"colorspace='{colorspace}' ocio_config={config}"
 
+    def _load_plate(self, frame: int) -> tuple[ImageFrame, np.ndarray, dict[str, float]]:
+        """Plate frame, its pixels in the engine's encoding, and the seconds each took (run in
+        the read-ahead thread during :meth:`run`)."""
+        t0 = time.perf_counter()
+        plate = self.plate.read(frame)
+        check_finite(plate, f"plate frame {frame}")
+        t1 = time.perf_counter()
+        converter = self._converter(plate)
+        rgb = plate.rgb()
+        if not (self.spec.write_colour or self.spec.preview):
+            # the frame waits (read ahead, for a lagging smoother, for its write) without its
+            # plate pixels, which only colour layers and the preview use, and is converted in
+            # place: two 4K buffers less while it waits
+            plate = replace(plate, pixels=plate.pixels[:0, :0])
+            rgb = converter.apply(rgb, in_place=True)
+        else:
+            rgb = converter.apply(rgb)
+        return plate, rgb, {"read": t1 - t0, "colour": time.perf_counter() - t1}
+
     def _to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).to(self.device)
 
@@ -226,11 +248,12 @@ class Job:
         smoother waits for later frames (see :meth:`flush_frames`).
         """
         clock = _StageClock()
-        plate = self.plate.read(frame)
-        check_finite(plate, f"plate frame {frame}")
+        t0 = time.perf_counter()
+        plate, rgb, io_laps = self._reads.get(frame) if self._reads else self._load_plate(frame)
+        waited = time.perf_counter() - t0  # stages are their own cost, wherever they ran
         mask_frame: MaskFrame = self.masks.load(frame, plate.data_window, plate.display_window)
         clock.lap("read")
-        rgb = self._converter(plate).apply(plate.rgb())
+        clock.laps["read"] += io_laps["read"] - waited
         clean = None
         if self.clean_plate is not None:
             clean_img = self.clean_plate.read(frame if self.clean_plate.exists(frame) else 0)
@@ -244,6 +267,7 @@ class Job:
             new_shot=new_shot,
         )
         clock.lap("colour")
+        clock.laps["colour"] += io_laps["colour"]
         active = [
             mask_frame.states.get(n) in (MaskState.OK, MaskState.PROPAGATED)
             for n in mask_frame.names
@@ -386,11 +410,21 @@ class Job:
                 )
             )
         preview = _PreviewSink(self.spec.preview, getattr(self.plate, "fps", 24.0))
+        # read-ahead and write-behind (vfxmatte.io.prefetch): decode, colour and encode overlap
+        # the engine; image sequences only (a movie decodes through one ffmpeg pipe)
+        depth = io_depth() if isinstance(self.plate, ImageSequencePlate) else 0
+        wanted = {*self.preroll_frames, *self.frames}
+        ahead = lambda f: f in wanted and self.plate.exists(f)  # noqa: E731
+        self._reads = ReadAhead(self._load_plate, ahead, self._step, depth)
         try:
-            self._loop(result, required, first, should_stop, preview)
+            with write_behind(io_depth()) as self._writes:
+                self._loop(result, required, first, should_stop, preview)
         except BaseException:
             preview.abort()
             raise
+        finally:
+            self._reads.close()
+            self._reads = self._writes = None
         preview.close()
         if result.complete:  # temps of our frames left by a killed earlier run
             remove_temps_of([self.out.path(f) for f in self.frames], started)
@@ -457,6 +491,7 @@ class Job:
             first = False
             last = frame
         self._deliver(self.flush_frames(), result, preview)
+        self._written(self._writes.drain(wait=True), result, preview)
 
     def _lead_in_frames(self, frame: int) -> list[int]:
         """The unbroken run of existing plate frames just before ``frame`` on the job's step
@@ -475,9 +510,14 @@ class Job:
             if matte.frame not in self._to_write:
                 continue
             self._report_mask_states(matte, result)
-            t_write = time.perf_counter()
-            path = self.write_frame(matte)
-            matte.timings["write"] = time.perf_counter() - t_write
+            self._writes.submit(self.write_frame, matte)
+            self._written(self._writes.drain(), result, preview)
+        self._pending = []
+
+    def _written(self, done, result: JobResult, preview: _PreviewSink) -> None:
+        """Book frames whose write finished: timings, preview, result, progress event."""
+        for matte, path, seconds in done:
+            matte.timings["write"] = seconds
             self.frame_timings[matte.frame] = matte.timings
             preview.add(self, matte)
             result.written.append(matte.frame)
@@ -493,7 +533,6 @@ class Job:
                     states=matte.states,
                 )
             )
-        self._pending = []
 
     def _report_mask_states(self, matte: MatteFrame, result: JobResult) -> None:
         for name, state in matte.states.items():

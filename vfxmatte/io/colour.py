@@ -171,9 +171,12 @@ class ColourConverter:
             processor = self.config.getProcessor(self.source, self.target)
             self._cpu = processor.getDefaultCPUProcessor()
 
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """Converted copy; the input array is left untouched."""
-        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+    def apply(self, rgb: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """Converted copy; the input array is left untouched unless ``in_place`` (then a
+        contiguous float32 input is converted where it lies: one 4K frame less in memory)."""
+        out = np.ascontiguousarray(rgb, dtype=np.float32)
+        if out is rgb and not in_place:
+            out = out.copy()
         if not self._identity:
             self._cpu.applyRGB(out)
         return out
