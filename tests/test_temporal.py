@@ -202,3 +202,30 @@ def test_inactive_instances_pass_through_and_sum_stays_at_most_one():
         WindowSmoother(1.0)
     with pytest.raises(ValueError):
         WindowSmoother(0.9, window=0)
+
+
+def test_a_lone_neighbour_pulls_less_than_corroborated_ones(monkeypatch):
+    """Neighbour agreement: a neighbour whose value no other candidate backs keeps only a floor
+    of its vote, so one odd frame (within the inlier tolerance, where the median alone would
+    still average it in) moves the result much less than it would without the term."""
+    import vfxmatte.refine.temporal as temporal
+
+    levels = [0.6] * 7
+    levels[4] = 0.8  # the frame after the centre disagrees, alone
+    window = _body_window(levels)
+    core = _square(40) == 1.0
+
+    def pull() -> float:
+        return float(np.abs(smooth_frame(3, window, DEFAULT_STRENGTH).alphas[0][core] - 0.6).max())
+
+    with_term = pull()
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.0)
+    without = pull()
+    assert without > 0.005 and with_term < 0.35 * without, (with_term, without)
+    # two neighbours agreeing with each other are corroborated: they pull as without the term
+    levels[2] = 0.8
+    window[:] = _body_window(levels)
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.1)
+    both = pull()
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.0)
+    assert both > 0.5 * pull()
