@@ -9,7 +9,8 @@ the photometric error of the warped previous frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -49,11 +50,20 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
     Pixels sampled outside the image take the nearest border value.
     """
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = pixel_grid(*flow.shape[:2])
     map_x = grid_x + flow[..., 0]
     map_y = grid_y + flow[..., 1]
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=4)
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 pixel coordinates of an (h, w) image (read-only, shared: flow-sized maps
+    are warped many times per frame)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
 
 
 def resize_map(values: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -76,6 +86,11 @@ class FlowPair:
     reliable: np.ndarray
     speed: np.ndarray
     scale: float  # plate pixels per flow pixel
+    # (h, w, 3) float32: backward x, y and reliable, for sampling all three in one remap
+    maps: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.maps = np.dstack([self.backward, self.reliable]).astype(np.float32)
 
 
 def flow_to_previous(

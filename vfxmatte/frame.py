@@ -194,4 +194,9 @@ class FramePath:
     def flush(self) -> list[FrameResult]:
         if self.stream is None:
             return []
-        return [p.result for p in self.stream.flush()]
+        t0 = time.perf_counter()
+        done = [p.result for p in self.stream.flush()]
+        share = (time.perf_counter() - t0) / max(1, len(done))  # the held frames' smoothing
+        for result in done:
+            result.timings["smooth"] = result.timings.get("smooth", 0.0) + share
+        return done

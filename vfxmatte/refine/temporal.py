@@ -56,6 +56,7 @@ from vfxmatte.flow import (
     compose,
     flow_pairs,
     pairs_from_flows,
+    pixel_grid,
     to_grey,
 )
 from vfxmatte.jobspec import field_default
@@ -261,7 +262,7 @@ def _candidates(
         both = active & other.active
         if not both.any():
             continue
-        moved = np.stack([_warp_proxy(a, pair.backward) for a in other.proxy_alphas[both]])
+        moved = _warp_proxy(other.proxy_alphas[both], pair.backward)
         mask |= soft(moved) | (np.abs(moved - current.proxy_alphas[both]) > AGREE).any(0)
     if not mask.any():
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
@@ -279,13 +280,13 @@ def _candidates(
 
 
 def _warp_proxy(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward-warp a flow-resolution map: out(x) = image(x + flow(x))."""
-    ph, pw = image.shape
-    gx, gy = np.meshgrid(np.arange(pw, dtype=np.float32), np.arange(ph, dtype=np.float32))
-    return cv2.remap(
-        image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+    """Backward-warp flow-resolution maps (C, h, w): out(x) = image(x + flow(x))."""
+    gx, gy = pixel_grid(*flow.shape[:2])
+    moved = cv2.remap(
+        np.ascontiguousarray(image.transpose(1, 2, 0)), gx + flow[..., 0], gy + flow[..., 1],
+        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
+    return moved.reshape(*flow.shape[:2], -1).transpose(2, 0, 1)
 
 
 _ROW = 4096  # remap maps must stay below 32767 wide: long point lists are folded into rows
@@ -312,8 +313,7 @@ def _flow_at(
     sx, sy = fw / w, fh / h
     px = (xs.astype(np.float32) + 0.5) * sx - 0.5
     py = (ys.astype(np.float32) + 0.5) * sy - 0.5
-    maps = np.dstack([pair.backward, pair.reliable]).astype(np.float32)  # flow resolution: small
-    sampled = _sample(maps, px, py)
+    sampled = _sample(pair.maps, px, py)
     return sampled[:, 0] / sx, sampled[:, 1] / sy, sampled[:, 2]
 
 
