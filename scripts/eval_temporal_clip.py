@@ -14,7 +14,7 @@ Metrics (per instance, then averaged over instances):
 Example (docs/benchmarks.md has the numbers):
   PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/eval_temporal_clip.py \
       ../shared/data/dev-sets/clips/clip_GT04_GT23 --scale 0.25 --strengths 0,0.9 \
-      --cache /tmp/raw_q.npz [--causal]
+      --cache /tmp/raw_q.npz
 """
 
 from __future__ import annotations
@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         "--strengths", default=f"0,{DEFAULT_STRENGTH}", help="comma-separated; 0 = off"
     )
     parser.add_argument("--limit", type=int, default=None, help="first N frames only")
-    parser.add_argument("--causal", action="store_true", help="forward pass only (as `run`)")
     parser.add_argument("--cache", type=Path, default=None, help="npz of raw alphas (reuse)")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
@@ -136,13 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     h, w = frames[0].shape[:2]
     print(
         f"clip={args.clip.name} frames={len(frames)} size={w}x{h} engine={args.engine} "
-        f"engine_seconds={engine_s:.1f} mode={'causal' if args.causal else 'bidirectional'}"
+        f"engine_seconds={engine_s:.1f} mode=bidirectional"
     )
     results = []
     frame_off = mad_per_frame(raw, truth)
     for s in (float(x) for x in args.strengths.split(",")):
         t1 = time.perf_counter()
-        smoothed = smooth_sequence(frames, raw, s, bidirectional=not args.causal)
+        smoothed = smooth_sequence(frames, raw, s)
         pred = [r.alphas for r in smoothed]
         ratio = mad_per_frame(pred, truth) / np.maximum(frame_off, 1e-9)
         row = {

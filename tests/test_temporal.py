@@ -10,7 +10,6 @@ from vfxmatte.refine.temporal import (
     DEFAULT_STRENGTH,
     DEFAULT_WINDOW,
     LARGE_OVERRIDE,
-    TemporalSmoother,
     WindowSmoother,
     frame_data,
     smooth_frame,
@@ -85,8 +84,6 @@ def test_static_flicker_is_reduced_and_strength_zero_is_identity():
     truth = 0.2 + 0.6 * _square(40)  # hair-like levels: noise on 0 or 1 would be clipped
     frames = [tex] * 12
     noisy = _noisy(truth, 12, 0.05, 3)
-    off = TemporalSmoother(0.0)
-    assert all(np.array_equal(off(f, a), a) for f, a in zip(frames, noisy, strict=True))
     assert all(
         np.array_equal(o, a)
         for o, a in zip(_alphas(smooth_sequence(frames, noisy, 0.0)), noisy, strict=True)
@@ -195,28 +192,40 @@ def test_inactive_instances_pass_through_and_sum_stays_at_most_one():
     tex = _texture(6)[:H, :W]
     a = np.stack([_square(20) * 0.6, _square(20) * 0.4])
     b = np.stack([_square(24) * 0.5, np.zeros((H, W), np.float32)])
-    smoother = TemporalSmoother(0.9)
-    smoother(tex, a)
-    out = smoother(tex, b, active=[True, False])
+    window = [frame_data(tex, a), frame_data(tex, b, active=[True, False]), frame_data(tex, a)]
+    out = smooth_frame(1, window, 0.9).alphas
     assert np.array_equal(out[1], b[1])  # the person who left stays gone: no ghost
     assert not np.array_equal(out[0], b[0])
     assert out.sum(0).max() <= 1.0 + 1e-5
-    smoother.reset()
-    assert np.array_equal(smoother(tex, b), b)  # after a reset the first frame passes through
+    assert np.array_equal(smooth_frame(0, window[:1], 0.9).alphas, a)  # alone: passes through
     with pytest.raises(ValueError):
-        TemporalSmoother(1.0)
+        WindowSmoother(1.0)
     with pytest.raises(ValueError):
         WindowSmoother(0.9, window=0)
 
 
-def test_causal_preroll_of_one_window_gives_the_whole_run_exactly():
-    """Causal: frame t is voted on by t-k..t, so a chunk pre-rolled by k frames equals the whole
-    run; one frame less does not."""
-    frames, alphas = _moving_shot(10, 9)
-    whole = _alphas(smooth_sequence(frames, alphas, DEFAULT_STRENGTH, bidirectional=False))
-    for preroll, exact in ((DEFAULT_WINDOW, True), (DEFAULT_WINDOW - 1, False)):
-        smoother = TemporalSmoother(DEFAULT_STRENGTH)
-        start = 7 - preroll
-        chunk = [smoother(f, a) for f, a in zip(frames[start:], alphas[start:], strict=True)]
-        same = all(np.array_equal(c, w) for c, w in zip(chunk[preroll:], whole[7:], strict=True))
-        assert same == exact, preroll
+def test_a_lone_neighbour_pulls_less_than_corroborated_ones(monkeypatch):
+    """Neighbour agreement: a neighbour whose value no other candidate backs keeps only a floor
+    of its vote, so one odd frame (within the inlier tolerance, where the median alone would
+    still average it in) moves the result much less than it would without the term."""
+    import vfxmatte.refine.temporal as temporal
+
+    levels = [0.6] * 7
+    levels[4] = 0.8  # the frame after the centre disagrees, alone
+    window = _body_window(levels)
+    core = _square(40) == 1.0
+
+    def pull() -> float:
+        return float(np.abs(smooth_frame(3, window, DEFAULT_STRENGTH).alphas[0][core] - 0.6).max())
+
+    with_term = pull()
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.0)
+    without = pull()
+    assert without > 0.005 and with_term < 0.35 * without, (with_term, without)
+    # two neighbours agreeing with each other are corroborated: they pull as without the term
+    levels[2] = 0.8
+    window[:] = _body_window(levels)
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.1)
+    both = pull()
+    monkeypatch.setattr(temporal, "NEIGHBOUR_AGREEMENT", 0.0)
+    assert both > 0.5 * pull()

@@ -14,10 +14,10 @@ from vfxmatte.errors import ExitCode
 from vfxmatte.io.images import read_image
 from vfxmatte.refine.temporal import DEFAULT_WINDOW
 
-# Chunked output must match a whole-range run up to half-float rounding once the pre-roll covers
-# the smoother's window. Why: both runs see the same plate, masks, engine output and flow, and the
-# causal smoother averages the current frame with the raw (unsmoothed) alphas of the previous
-# DEFAULT_WINDOW frames only, so from the chunk's first written frame on it has the same inputs.
+# Chunked output must match a whole-range run up to half-float rounding. Why: both runs see the
+# same plate, masks, engine output and flow, and the bidirectional smoother votes over the raw
+# (unsmoothed) alphas of DEFAULT_WINDOW frames either side only; a chunk mattes the window frames
+# around its range that exist (pre-roll or lead-in before, look-ahead after) without writing them.
 PREROLL = 4
 assert PREROLL >= DEFAULT_WINDOW
 HALF_ROUNDING = 1e-3
@@ -62,7 +62,9 @@ def test_two_chunks_with_preroll_match_one_run(shot, tmp_path):
     first = run_cli(*_args(shot, chunks, "--frames", "1001-1005", "--preroll", str(PREROLL)))
     assert first.returncode == 0, first.stderr
     assert "pre-roll: 4 of 4 frame(s) before 1001" in first.stdout  # it says so, and runs
-    assert "event=preroll" not in first.stdout
+    # nothing exists before 1001; after 1005 the smoother's look-ahead is matted, not written
+    assert first.stdout.count("event=preroll") == DEFAULT_WINDOW
+    assert first.stdout.count("temporal look-ahead for 1005") == DEFAULT_WINDOW
     kept = {f: (tmp_path / "chunks" / f"m.{f}.exr").stat().st_mtime_ns for f in range(1001, 1006)}
     second = run_cli(*_args(shot, chunks, "--frames", "1006-1010", "--preroll", str(PREROLL)))
     assert second.returncode == 0, second.stderr

@@ -9,7 +9,8 @@ the photometric error of the warped previous frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -20,17 +21,18 @@ DEFAULT_FLOW_SIZE = 960  # long side of the image the flow is computed on
 def to_grey(rgb: np.ndarray, size: int = DEFAULT_FLOW_SIZE) -> np.ndarray:
     """(H, W, 3) display-referred float RGB -> uint8 grey with long side at most ``size``.
 
-    Values above 1 (highlights) are clipped: flow only needs structure, not energy.
+    Downscaled first (area average), then clipped and made grey: a 4K plate costs what its proxy
+    does. Values above 1 (highlights) are clipped: flow only needs structure, not energy.
     """
-    grey = cv2.cvtColor(np.clip(rgb, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2GRAY)
-    grey = (grey * 255.0 + 0.5).astype(np.uint8)
-    h, w = grey.shape
+    rgb = np.asarray(rgb, np.float32)
+    h, w = rgb.shape[:2]
     scale = min(1.0, size / max(h, w))
     if scale < 1.0:
-        grey = cv2.resize(
-            grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        rgb = cv2.resize(
+            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
         )
-    return grey
+    grey = cv2.cvtColor(np.clip(rgb, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
+    return (grey * 255.0 + 0.5).astype(np.uint8)
 
 
 def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -48,11 +50,20 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
     Pixels sampled outside the image take the nearest border value.
     """
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = pixel_grid(*flow.shape[:2])
     map_x = grid_x + flow[..., 0]
     map_y = grid_y + flow[..., 1]
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=4)
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 pixel coordinates of an (h, w) image (read-only, shared: flow-sized maps
+    are warped many times per frame)."""
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
 
 
 def resize_map(values: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -75,6 +86,11 @@ class FlowPair:
     reliable: np.ndarray
     speed: np.ndarray
     scale: float  # plate pixels per flow pixel
+    # (h, w, 3) float32: backward x, y and reliable, for sampling all three in one remap
+    maps: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.maps = np.dstack([self.backward, self.reliable]).astype(np.float32)
 
 
 def flow_to_previous(
@@ -109,6 +125,28 @@ def flow_pairs(
     """
     back = dis_flow(cur_grey, other_grey)  # cur(x) ~ other(x + back(x))
     fwd = dis_flow(other_grey, cur_grey)  # other(y) ~ cur(y + fwd(y))
+    return pairs_from_flows(
+        back, fwd, cur_grey, other_grey, plate_width, fb_tolerance, colour_tolerance
+    )
+
+
+def compose(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Chain two backward flows: ``first`` a -> b and ``second`` b -> c give a -> c,
+    ``first(x) + second(x + first(x))`` (so a window's longer pairs cost no DIS run)."""
+    return first + warp(second, first)
+
+
+def pairs_from_flows(
+    back: np.ndarray,
+    fwd: np.ndarray,
+    cur_grey: np.ndarray,
+    other_grey: np.ndarray,
+    plate_width: int,
+    fb_tolerance: float = 1.0,
+    colour_tolerance: float = 25.0,
+) -> tuple[FlowPair, FlowPair]:
+    """As :func:`flow_pairs` from given flows: ``back`` current -> other, ``fwd`` other ->
+    current (e.g. composed along a chain of frames)."""
     tolerances = (fb_tolerance, colour_tolerance)
     return (
         _flow_pair(back, fwd, other_grey, cur_grey, plate_width, *tolerances),

@@ -5,10 +5,10 @@ the service and the scripts all matte frames through :class:`FramePath`, so a nu
 eval is a number of what run writes. Nothing here reads or writes files.
 
 Temporal smoothing sits behind a narrow streaming interface (:class:`TemporalStream`): frames are
-pushed in order and come out, possibly ``lag`` frames later, as soon as the smoother has seen
-the neighbours it needs. Today's causal smoother has lag 0; a bidirectional window over ``k``
-frames either side has lag ``k`` and needs nothing else to change. A result stays a pure function
-of the frames in its window, so whole runs, farm chunks and resumed jobs agree.
+pushed in order and come out ``lag`` frames later, once the smoother has seen the neighbours it
+needs (a bidirectional window over ``k`` frames either side: lag ``k``, lead-in ``k``). A result
+stays a pure function of the frames in its window, so whole runs, farm chunks and resumed jobs
+agree when they push the same window around each frame they write.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ import torch
 from vfxmatte.engines.base import Engine, EngineInput, EngineOutput
 from vfxmatte.errors import BadArgumentError, EngineError, OutOfMemoryError
 from vfxmatte.refine.consistency import enforce_instance_consistency
+
+if TYPE_CHECKING:
+    from vfxmatte.refine.temporal import Smoothed
 
 
 @dataclass
@@ -62,36 +65,50 @@ class TemporalStream(Protocol):
         ...
 
 
-class CausalStream:
-    """The causal robust vote (:class:`vfxmatte.refine.temporal.TemporalSmoother`), lag 0.
+class WindowStream:
+    """The bidirectional robust vote (:class:`vfxmatte.refine.temporal.WindowSmoother`): lag ``k``.
 
-    Frame ``t`` depends on the raw alphas of ``t - lead_in .. t`` only, so a job that pushes the
-    ``lead_in`` frames before the first frame it writes (resume, farm chunk) writes the same
-    bytes as a whole run.
+    Frame ``t`` depends on the raw alphas and plates of ``t - k .. t + k`` only (truncated where
+    the pushed run of frames starts or ends), so a job that pushes the ``lead_in`` frames before
+    the first frame it writes and the ``lag`` frames after the last one (resume, farm chunk)
+    writes the same bytes as a whole run. Each final frame carries ``override`` (per instance,
+    mean |smoothed - raw| over its support) and ``large`` flags in its diagnostics.
     """
 
-    lag = 0
-
     def __init__(self, strength: float):
-        from vfxmatte.refine.temporal import TemporalSmoother  # OpenCV only when smoothing
+        from vfxmatte.refine.temporal import WindowSmoother  # OpenCV only when smoothing
 
-        self._smoother = TemporalSmoother(strength)
-        self.lead_in = self._smoother.window
+        self._smoother = WindowSmoother(strength)
+        self.lag = self.lead_in = self._smoother.window
+        self._held: dict[int, Pending] = {}  # push position -> frame waiting for its window
+        self._position = 0
 
     def push(self, item: Pending) -> list[Pending]:
-        smoothed = self._smoother(item.rgb, item.result.alphas, item.active)
-        alphas, union = enforce_instance_consistency(torch.from_numpy(smoothed))
-        item.result.alphas, item.result.union = alphas.numpy(), union.numpy()
-        return [item]
+        self._held[self._position] = item
+        done = self._smoother.push(self._position, item.rgb, item.result.alphas, item.active)
+        self._position += 1
+        return [self._finish(pos, smoothed) for pos, smoothed in done]
 
     def flush(self) -> list[Pending]:
-        self._smoother.reset()
-        return []
+        done = [self._finish(pos, smoothed) for pos, smoothed in self._smoother.flush()]
+        self._held.clear()
+        return done
+
+    def _finish(self, position: int, smoothed: Smoothed) -> Pending:
+        item = self._held.pop(position)
+        alphas, union = enforce_instance_consistency(torch.from_numpy(smoothed.alphas))
+        item.result.alphas, item.result.union = alphas.numpy(), union.numpy()
+        item.result.diagnostics = {
+            **item.result.diagnostics,
+            "smooth_override": [float(v) for v in smoothed.override],
+            "smooth_large": [bool(v) for v in smoothed.large],
+        }
+        return item
 
 
 def make_stream(strength: float) -> TemporalStream | None:
     """The temporal stage for ``strength`` (None when 0: smoothing off)."""
-    return CausalStream(strength) if strength > 0.0 else None
+    return WindowStream(strength) if strength > 0.0 else None
 
 
 def run_engine(engine: Engine, inp: EngineInput) -> EngineOutput:
@@ -177,4 +194,9 @@ class FramePath:
     def flush(self) -> list[FrameResult]:
         if self.stream is None:
             return []
-        return [p.result for p in self.stream.flush()]
+        t0 = time.perf_counter()
+        done = [p.result for p in self.stream.flush()]
+        share = (time.perf_counter() - t0) / max(1, len(done))  # the held frames' smoothing
+        for result in done:
+            result.timings["smooth"] = result.timings.get("smooth", 0.0) + share
+        return done

@@ -53,6 +53,12 @@ from vfxmatte.masks.sources import IdMapMasks, MaskFrame, MaskSource, MaskState,
 from vfxmatte.plates import ImageSequencePlate, PlateSource, open_plate
 from vfxmatte.preview import review_frame
 from vfxmatte.refine.foreground import premultiplied_foreground
+from vfxmatte.refine.temporal import (
+    LARGE_ATTRIBUTE,
+    OVERRIDE_ATTRIBUTE,
+    format_overrides,
+    large_overrides,
+)
 from vfxmatte.sequence import SequencePath, format_frames, parse_frames
 from vfxmatte.validate import preflight
 
@@ -80,6 +86,8 @@ class MatteFrame:
     union: np.ndarray
     states: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # per instance: mean |smoothed - raw| over its support (empty when smoothing is off)
+    overrides: dict[str, float] = field(default_factory=dict)
 
 
 class Job:
@@ -123,7 +131,7 @@ class Job:
         self.path = FramePath(self.engine, spec.temporal_strength)
         self._last_pushed: int | None = None
         self._pending: list[MatteFrame] = []  # finished pre-roll/range frames not yet delivered
-        self._to_write: set[int] = set()  # frames of this run to write (not kept from a past run)
+        self._to_write: set[int] = set()  # pushed to be written, not yet written
         self._step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
         self._reads: ReadAhead | None = None  # plate read-ahead, while run() runs
@@ -293,6 +301,9 @@ class Job:
             union=result.union,
             states={k: str(v) for k, v in mask_frame.states.items()},
             timings={**laps, **result.timings},
+            overrides=dict(
+                zip(mask_frame.names, result.diagnostics.get("smooth_override", []), strict=False)
+            ),
         )
 
     def output_channels(self, names: list[str]) -> list[str]:
@@ -339,6 +350,8 @@ class Job:
                 "vfxmatte:instances": ",".join(result.names),
                 "vfxmatte:mask_states": ",".join(f"{k}={v}" for k, v in result.states.items()),
                 "vfxmatte:frame": str(result.frame),
+                OVERRIDE_ATTRIBUTE: format_overrides(result.overrides),
+                LARGE_ATTRIBUTE: ",".join(large_overrides(result.overrides)),
                 "vfxmatte:plate": _absolute(self.spec.plate),
                 "vfxmatte:masks": json.dumps({k: _absolute(v) for k, v in self.spec.masks.items()}),
                 "vfxmatte:id_map": _absolute(self.spec.id_map) if self.spec.id_map else "",
@@ -449,11 +462,15 @@ class Job:
         """Every requested frame not kept from an earlier run is matted and written.
 
         Determinism: a frame's result depends only on the plate and mask frames of its temporal
-        window, so wherever the per-frame path did not just process a frame's predecessor (the
-        start of a job, a resume after kept frames, a farm chunk), the ``lead_in`` frames before
-        it that exist on disk are matted first and not written.
+        window (``lead_in`` frames before it, ``lag`` after), so around every run of frames this
+        job writes, the window frames that exist on disk are matted too and not written: the
+        lead-in before a frame whose predecessor was not just processed (the start of a job, a
+        resume after kept frames, a farm chunk) and the look-ahead after the last frame before a
+        break. A short break of existing frames (kept frames) is bridged instead: its frames are
+        matted, not written, and the stream goes on (the same windows, less work).
         """
         last = self.preroll_frames[-1] if self.preroll_frames else None
+        owed = False  # a written frame still waits for its look-ahead
         for frame in self.frames:
             if should_stop():
                 raise CancelledError(f"cancelled before frame {frame}")
@@ -466,32 +483,53 @@ class Job:
                 )
                 preview.add_written(self, frame, path)
                 continue
-            self._to_write.add(frame)
             if last != frame - self._step:
-                self._deliver(self.flush_frames(), result, preview)  # no state over a gap
-                first = True
-                for lead in self._lead_in_frames(frame):
-                    if should_stop():
-                        raise CancelledError(f"cancelled in the lead-in before frame {frame}")
-                    t0 = time.perf_counter()
-                    done = [m for m in self.push_frame(lead, new_shot=first) if m.frame != lead]
-                    self._deliver(done, result, preview)  # the lead-in frame itself: never
-                    first = False
-                    self.on_event(
-                        ProgressEvent(
-                            EventKind.PREROLL,
-                            lead,
-                            0,
-                            len(self.frames),
-                            seconds=time.perf_counter() - t0,
-                            message=f"temporal lead-in for {frame}, not written",
-                        )
-                    )
+                extra = self._bridge(last, frame)
+                if extra is None:
+                    if owed and last is not None:
+                        self._push_unwritten(self._look_ahead(last), "look-ahead", last, result,
+                                             preview, first, should_stop)  # fmt: skip
+                    self._deliver(self.flush_frames(), result, preview)  # no state over a gap
+                    first, owed = True, False
+                    extra = self._lead_in_frames(frame)
+                self._push_unwritten(extra, "lead-in", frame, result, preview, first, should_stop)
+                first = first and not extra
+            self._to_write.add(frame)
             self._deliver(self.push_frame(frame, new_shot=first), result, preview)
-            first = False
-            last = frame
+            first, owed, last = False, True, frame
+        if owed and last is not None:
+            self._push_unwritten(self._look_ahead(last), "look-ahead", last, result, preview,
+                                 first, should_stop)  # fmt: skip
         self._deliver(self.flush_frames(), result, preview)
         self._written(self._writes.drain(wait=True), result, preview)
+
+    def _push_unwritten(
+        self,
+        frames: list[int],
+        role: str,
+        anchor: int,
+        result: JobResult,
+        preview: _PreviewSink,
+        first: bool,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        """Matte window frames that this job does not write (lead-in, bridge, look-ahead)."""
+        for extra in frames:
+            if should_stop():
+                raise CancelledError(f"cancelled in the temporal {role} of frame {anchor}")
+            t0 = time.perf_counter()
+            self._deliver(self.push_frame(extra, new_shot=first), result, preview)
+            first = False
+            self.on_event(
+                ProgressEvent(
+                    EventKind.PREROLL,
+                    extra,
+                    0,
+                    len(self.frames),
+                    seconds=time.perf_counter() - t0,
+                    message=f"temporal {role} for {anchor}, not written",
+                )
+            )
 
     def _lead_in_frames(self, frame: int) -> list[int]:
         """The unbroken run of existing plate frames just before ``frame`` on the job's step
@@ -504,11 +542,35 @@ class Job:
             found.insert(0, prev)
         return found
 
+    def _look_ahead(self, frame: int) -> list[int]:
+        """The unbroken run of existing plate frames just after ``frame`` on the step grid, at
+        most the smoother's lag: the later half of the last written frame's window."""
+        found: list[int] = []
+        for k in range(1, self.path.lag + 1):
+            nxt = frame + k * self._step
+            if not self.plate.exists(nxt):
+                break
+            found.append(nxt)
+        return found
+
+    def _bridge(self, last: int | None, frame: int) -> list[int] | None:
+        """The frames between ``last`` and ``frame`` on the step grid when all exist and they
+        are no more than a look-ahead plus a lead-in (else None: flush, then lead in)."""
+        if last is None or (frame - last) % self._step or frame <= last:
+            return None
+        between = list(range(last + self._step, frame, self._step))
+        if len(between) > self.path.lag + self.path.lead_in or not all(
+            self.plate.exists(f) for f in between
+        ):
+            return None
+        return between
+
     def _deliver(self, mattes: list[MatteFrame], result: JobResult, preview: _PreviewSink) -> None:
         """Write the frames the per-frame path has finished (pre-roll frames are dropped)."""
         for matte in [*self._pending, *mattes]:
             if matte.frame not in self._to_write:
-                continue
+                continue  # pre-roll, lead-in, look-ahead, or a later recomputation of a frame
+            self._to_write.discard(matte.frame)
             self._report_mask_states(matte, result)
             self._writes.submit(self.write_frame, matte)
             self._written(self._writes.drain(), result, preview)
@@ -531,6 +593,7 @@ class Job:
                     seconds=sum(matte.timings.values()),
                     path=str(path),
                     states=matte.states,
+                    message=_override_note(matte.overrides),
                 )
             )
 
@@ -592,6 +655,16 @@ class _StageClock:
         now = time.perf_counter()
         self.laps[stage] = self.laps.get(stage, 0.0) + now - self._t
         self._t = now
+
+
+def _override_note(overrides: dict[str, float]) -> str:
+    """The progress line's word on the smoother: how far it moved each layer, and which layers
+    it overrode by a large amount (a compositor should look at those frames)."""
+    if not overrides:
+        return ""
+    large = large_overrides(overrides)
+    note = f"smooth_override {format_overrides(overrides)}"
+    return f"{note} LARGE {','.join(large)}" if large else note
 
 
 def _absolute(pattern: str) -> str:

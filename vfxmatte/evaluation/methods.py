@@ -1,9 +1,10 @@
 """What eval compares: an engine of the registry, and baselines, behind one small interface.
 
-Every method gets the same sample (sRGB image in [0, 1], rough masks or trimaps) and returns raw
-(N, H, W) alphas; the runner then applies the pipeline's own post-processing
-(:func:`~vfxmatte.refine.consistency.enforce_instance_consistency`, and temporal smoothing on
-clips when available), so engine and baselines are scored under identical rules.
+Every method gets the same samples (sRGB image in [0, 1], rough masks or trimaps), a clip's
+frames in order (:meth:`Method.predict_clip`), and returns (N, H, W) alphas per frame. An engine
+runs the pipeline's own per-frame path (consistency, then the bidirectional temporal smoother,
+whose lag is absorbed by pushing the whole clip and flushing); a baseline returns raw alphas and
+the runner applies the same post-processing, so all are scored under identical rules.
 
 Baselines:
 
@@ -26,7 +27,7 @@ import importlib.util
 import io
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -58,6 +59,10 @@ class Method(ABC):
     def reset(self) -> None:  # noqa: B027 - stateless methods have nothing to reset
         """Forget temporal state (between clips)."""
 
+    def predict_clip(self, clip: Sequence[LoadedSample]) -> list[tuple[np.ndarray, float]]:
+        """Alphas and seconds for each frame of one clip (or one image), in order."""
+        return [timed(self, loaded, i == 0) for i, loaded in enumerate(clip)]
+
 
 class EngineMethod(Method):
     """An engine from the registry through the pipeline's own per-frame path
@@ -78,18 +83,36 @@ class EngineMethod(Method):
         self.device = resolve_device(device)
         self.engine = create_engine(name, self.device, options)
         self.path = FramePath(self.engine, temporal_strength)
-        if self.path.lag:
-            raise EngineError("eval scores frame by frame: a lagging temporal stage is not wired")
 
     def reset(self) -> None:
         self.engine.reset()
 
     def predict(self, loaded: LoadedSample, new_shot: bool) -> np.ndarray:
+        return self.predict_clip([loaded])[0][0]
+
+    def predict_clip(self, clip: Sequence[LoadedSample]) -> list[tuple[np.ndarray, float]]:
+        """Push the clip's frames through the per-frame path and collect what comes out after
+        the flush: every frame is scored with its whole temporal window, as ``run`` writes it."""
+        alphas: dict[int, np.ndarray] = {}
+        seconds: list[float] = []
+        for position, loaded in enumerate(clip):
+            t0 = time.perf_counter()
+            done = self._push(loaded, position)
+            seconds.append(time.perf_counter() - t0)
+            alphas |= {r.tag: r.alphas for r in done}
+        t0 = time.perf_counter()
+        alphas |= {r.tag: r.alphas for r in self.path.flush()}
+        if seconds:
+            seconds[-1] += time.perf_counter() - t0
+        return [(alphas[i], seconds[i]) for i in range(len(clip))]
+
+    def _push(self, loaded: LoadedSample, position: int):
         image = torch.from_numpy(np.ascontiguousarray(loaded.image.transpose(2, 0, 1)))
         trimaps = None
         if loaded.trimaps is not None:
             trimaps = torch.from_numpy(loaded.trimaps).to(self.device)
         masks = torch.from_numpy(loaded.masks).to(self.device)
+        new_shot = position == 0
         inp = EngineInput(
             image=image.to(self.device),
             masks=masks,
@@ -101,12 +124,11 @@ class EngineMethod(Method):
         active = [bool(m.any()) for m in loaded.masks]
         joins = not new_shot and loaded.sample.clip is not None
         try:
-            (result,) = self.path.push(inp, active, joins=joins)
+            return self.path.push(inp, active, tag=position, joins=joins)
         except (torch.OutOfMemoryError, MemoryError):
             raise
         except EngineError as exc:
             raise EngineError(f"{loaded.sample.key}: {exc}") from exc
-        return result.alphas
 
 
 class MaskBaseline(Method):

@@ -1,8 +1,9 @@
 """Run methods over a dataset, write their predictions and score them.
 
-Samples are the outer loop and methods the inner one, so each image is read once, the ground
-truth's optical flow (for MESSDdt) is computed once per frame pair, and only the previous frame
-of each method is held for the temporal metrics. Predictions go to ``OUT/alphas/`` (the engine)
+A clip's frames are read once and each method predicts the whole clip (a bidirectional temporal
+smoother needs later frames); then frames are scored in order, so the ground truth's optical
+flow (for MESSDdt) is computed once per frame pair and only the previous frame of each method is
+held for the temporal metrics. Single images are predicted and scored one at a time. Predictions go to ``OUT/alphas/`` (the engine)
 and ``OUT/baselines/<name>/alphas/`` in exactly the layout of the dataset's ``alphas/``, as
 16-bit PNG.
 """
@@ -20,7 +21,7 @@ import torch
 from vfxmatte import metrics
 from vfxmatte.errors import OutputError
 from vfxmatte.evaluation.dataset import Dataset, LoadedSample, load
-from vfxmatte.evaluation.methods import Method, timed
+from vfxmatte.evaluation.methods import Method
 from vfxmatte.evaluation.sheet import SheetCollector
 from vfxmatte.evaluation.temporal import Smoother, SmootherFactory
 from vfxmatte.refine.consistency import enforce_instance_consistency
@@ -139,56 +140,77 @@ def evaluate(
     """Run every method on every sample; write predictions; return the per-sample scores."""
     run = EvalRun()
     total = len(dataset.samples)
-    for clip, samples in dataset.by_clip().items():
-        state = _ClipState() if clip is not None else None
-        for m in methods:
-            m.reset()
-        smoothers = {m.name: smoother() for m in methods} if smoother and clip is not None else {}
-        for position, sample in enumerate(samples):
-            loaded = load(sample, guidance)
-            new_shot = position == 0
-            if state is not None:
-                state.start_frame(loaded.truths)
-            record = _sample_record(loaded)
-            for m in methods:
-                pred, seconds = _predict(m, loaded, new_shot, smoothers.get(m.name))
-                for i, name in enumerate(loaded.names):
-                    write_alpha_png(
-                        prediction_root(out, m) / sample.out_dir / f"{name}.png", pred[i]
-                    )
-                scores = score_instances(pred, loaded.truths, loaded.names)
-                scores["seconds"] = seconds
-                record["methods"][m.name] = scores
-                if state is not None:
-                    state.add(m.name, loaded.names, pred, loaded.truths)
-                if sheet is not None:
-                    sheet.add_prediction(loaded, m.name, pred)
-            if state is not None:
-                state.end_frame(loaded.truths)
-            if sheet is not None:
-                sheet.add_sample(loaded)
-            run.samples.append(record)
-            done = len(run.samples)
-            timing = " ".join(
-                f"{name}={r['seconds']:.2f}s" for name, r in record["methods"].items()
-            )
-            log(f"eval: {sample.key} ({done}/{total}) {timing}")
-        if state is not None:
-            run.clips[str(clip)] = state.summary()
+    for clip, clip_samples in dataset.by_clip().items():
+        groups = [clip_samples] if clip is not None else [[s] for s in clip_samples]
+        for samples in groups:
+            _evaluate_group(samples, clip, methods, out, guidance, smoother, sheet, log, run, total)
     return run
 
 
-def _predict(
-    method: Method, loaded: LoadedSample, new_shot: bool, smoother: Smoother | None
-) -> tuple[np.ndarray, float]:
-    raw, seconds = timed(method, loaded, new_shot)
-    if method.final:  # an engine: the per-frame path already ran (vfxmatte.frame)
-        return raw, seconds
-    alphas, _ = enforce_instance_consistency(torch.from_numpy(np.ascontiguousarray(raw)))
-    pred = alphas.numpy().astype(np.float32)
-    if smoother is not None and loaded.sample.clip is not None:
-        pred = smoother(pred, loaded.image, new_shot)
-    return pred, seconds
+def _evaluate_group(
+    samples: list,
+    clip: str | None,
+    methods: list[Method],
+    out: Path,
+    guidance: str,
+    smoother: SmootherFactory | None,
+    sheet: SheetCollector | None,
+    log: Log,
+    run: EvalRun,
+    total: int,
+) -> None:
+    """Predict one clip (or one image) with every method, then score its frames in order."""
+    state = _ClipState() if clip is not None else None
+    for m in methods:
+        m.reset()
+    clip_loaded = [load(s, guidance) for s in samples]
+    predicted = {
+        m.name: _predict_clip(m, clip_loaded, smoother() if smoother and clip else None)
+        for m in methods
+    }
+    for position, (sample, loaded) in enumerate(zip(samples, clip_loaded, strict=True)):
+        if state is not None:
+            state.start_frame(loaded.truths)
+        record = _sample_record(loaded)
+        for m in methods:
+            pred, seconds = predicted[m.name][position]
+            for i, name in enumerate(loaded.names):
+                write_alpha_png(prediction_root(out, m) / sample.out_dir / f"{name}.png", pred[i])
+            scores = score_instances(pred, loaded.truths, loaded.names)
+            scores["seconds"] = seconds
+            record["methods"][m.name] = scores
+            if state is not None:
+                state.add(m.name, loaded.names, pred, loaded.truths)
+            if sheet is not None:
+                sheet.add_prediction(loaded, m.name, pred)
+        if state is not None:
+            state.end_frame(loaded.truths)
+        if sheet is not None:
+            sheet.add_sample(loaded)
+        run.samples.append(record)
+        timing = " ".join(f"{name}={r['seconds']:.2f}s" for name, r in record["methods"].items())
+        log(f"eval: {sample.key} ({len(run.samples)}/{total}) {timing}")
+    if state is not None:
+        run.clips[str(clip)] = state.summary()
+
+
+def _predict_clip(
+    method: Method, clip: list[LoadedSample], smoother: Smoother | None
+) -> list[tuple[np.ndarray, float]]:
+    """Each frame's final alphas and seconds: an engine's per-frame path already ran
+    (vfxmatte.frame); a baseline gets the same consistency and temporal smoothing here."""
+    outputs = method.predict_clip(clip)
+    if method.final:
+        return outputs
+    preds = [
+        enforce_instance_consistency(torch.from_numpy(np.ascontiguousarray(raw)))[0]
+        .numpy()
+        .astype(np.float32)
+        for raw, _ in outputs
+    ]
+    if smoother is not None:
+        preds = smoother(preds, [loaded.image for loaded in clip])
+    return [(p, s) for p, (_, s) in zip(preds, outputs, strict=True)]
 
 
 def _sample_record(loaded: LoadedSample) -> dict:

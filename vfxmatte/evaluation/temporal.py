@@ -1,34 +1,30 @@
-"""Temporal smoothing on clips, so eval scores what the pipeline would write.
+"""Temporal smoothing on clips for baselines, so they are scored under the pipeline's rules.
 
-Eval applies the pipeline's causal smoother (:class:`vfxmatte.refine.temporal.TemporalSmoother`)
-with the same strength option and default as ``vfxmatte run``. Each method gets its own smoother
-so the state of one (say the engine) never leaks into another (a baseline).
+An engine runs the pipeline's own per-frame path (its smoother included). A baseline's raw
+alphas get the same bidirectional windowed smoother (:func:`vfxmatte.refine.temporal.
+smooth_sequence`) with the same strength option and default as ``vfxmatte run``, over the whole
+clip at once, so every frame is smoothed with its full window as ``run`` would write it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from vfxmatte.errors import BadArgumentError
-from vfxmatte.refine.temporal import DEFAULT_STRENGTH, TemporalSmoother
+from vfxmatte.refine.temporal import DEFAULT_STRENGTH, smooth_sequence
 
-# (alphas (N, H, W), image (H, W, 3), new_shot) -> smoothed alphas
-Smoother = Callable[[np.ndarray, np.ndarray, bool], np.ndarray]
+# (per-frame alphas (N, H, W), per-frame images (H, W, 3)) of one clip -> smoothed alphas
+Smoother = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], list[np.ndarray]]
 SmootherFactory = Callable[[], Smoother]
 
 
-class _ClipSmoother:
-    """Adapts the pipeline's smoother to eval's call shape (reset at each clip's first frame)."""
+def _clip_smoother(strength: float) -> Smoother:
+    def smooth(alphas: Sequence[np.ndarray], images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [r.alphas for r in smooth_sequence(images, alphas, strength)]
 
-    def __init__(self, strength: float):
-        self._smoother = TemporalSmoother(strength)
-
-    def __call__(self, alphas: np.ndarray, image: np.ndarray, new_shot: bool) -> np.ndarray:
-        if new_shot:
-            self._smoother.reset()
-        return self._smoother(image, alphas)
+    return smooth
 
 
 def make_smoother(strength: float | None) -> tuple[SmootherFactory | None, str]:
@@ -38,6 +34,6 @@ def make_smoother(strength: float | None) -> tuple[SmootherFactory | None, str]:
         raise BadArgumentError(f"--temporal-strength {strength}: expected a value in [0, 1)")
     if strength == 0.0:
         return None, "temporal smoothing off (--temporal-strength 0)"
-    return (lambda: _ClipSmoother(strength)), (
-        f"temporal smoothing applied (causal, strength {strength}, as `vfxmatte run`)"
+    return (lambda: _clip_smoother(strength)), (
+        f"temporal smoothing applied (bidirectional window, strength {strength}, as `vfxmatte run`)"
     )

@@ -209,3 +209,4 @@ def _finish(client, shots: list[Shot], outcomes: dict[str, ShotOutcome], channel
         result = future.result()
         outcomes[name].missing = list(result["missing"])
         outcomes[name].temps_removed = len(result["temps_removed"])
+        outcomes[name].smooth_flags = dict(result.get("smooth_flags", {}))

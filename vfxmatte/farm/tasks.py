@@ -13,6 +13,7 @@ from typing import Any
 
 from vfxmatte.errors import ExitCode, VfxMatteError
 from vfxmatte.events import EventKind, ProgressEvent
+from vfxmatte.farm.summary import smooth_flags
 from vfxmatte.io.atomic import TEMP_MARK
 from vfxmatte.io.images import exr_is_complete
 from vfxmatte.jobspec import JobSpec
@@ -143,4 +144,10 @@ def finish_shot(out: str, frames: list[int], channels: list[str]) -> dict[str, A
             if stem in stems:
                 entry.unlink(missing_ok=True)
                 removed.append(str(entry))
-    return {"missing": missing, "temps_removed": removed, "worker": worker_name()}
+    flags = smooth_flags(out, [f for f in frames if f not in missing])
+    return {
+        "missing": missing,
+        "temps_removed": removed,
+        "worker": worker_name(),
+        "smooth_flags": flags,
+    }

@@ -6,7 +6,9 @@ frame t-1's alpha is first moved along OpenCV DIS optical flow (t -> t-1), so a 
 across frame scores near zero and only real edge boiling or holes remain; without a plate the raw
 difference is used (and the report says so). Frames are flagged when a person's matte is empty,
 when their mask was missing/empty at render time, when the change is far above that person's
-typical change (a spike) or when the matte's area jumps. Works on proxy images: flicker is visible
+typical change (a spike), when the matte's area jumps, or when the temporal smoother overrode the
+engine by a large amount there (``vfxmatte:smooth_override`` in the frame's header, written by
+the pipeline: a compositor should see what the engine gave and what the smoother kept). Works on proxy images: flicker is visible
 at 1280 pixels wide and a 4K shot analyses in seconds per frame, not minutes.
 """
 
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from vfxmatte.errors import MissingInputError, VfxMatteError
+from vfxmatte.refine.temporal import OVERRIDE_ATTRIBUTE, large_overrides, parse_overrides
 from vfxmatte.review.model import FrameImages, FrameSource
 
 EMPTY_AREA = 1e-4  # a matte covering less than this share of the frame counts as empty
@@ -38,6 +41,8 @@ class StabilityReport:
     people: list[str]
     changes: dict[str, list[float | None]] = field(default_factory=dict)
     areas: dict[str, list[float | None]] = field(default_factory=dict)
+    # mean |smoothed - raw| over the person's support, from the header (None: not recorded)
+    overrides: dict[str, list[float | None]] = field(default_factory=dict)
     flags: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     # frame -> person -> a mask state that is by design, not a fault (e.g. "propagated": the
     # mask was carried from keyframes on purpose); shown as a state, never flagged
@@ -81,6 +86,20 @@ def warp_with_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     )
 
 
+def smooth_overrides(path: str) -> dict[str, float]:
+    """Per person, how far the temporal smoother moved the engine's alpha on this frame (the
+    header's ``vfxmatte:smooth_override``; {} for results written without it)."""
+    import OpenImageIO as oiio
+
+    inp = oiio.ImageInput.open(path)
+    if inp is None:
+        return {}
+    try:
+        return parse_overrides(str(inp.spec().getattribute(OVERRIDE_ATTRIBUTE) or ""))
+    finally:
+        inp.close()
+
+
 def alpha_change(cur: np.ndarray, prev_aligned: np.ndarray) -> float:
     """Share of the matte that changed: 0 for identical mattes, 1 for disjoint ones."""
     cur = cur.astype(np.float32)
@@ -104,6 +123,7 @@ def analyse(
     report = StabilityReport(frames, people)
     report.changes = {p: [None] * len(frames) for p in people}
     report.areas = {p: [None] * len(frames) for p in people}
+    report.overrides = {p: [None] * len(frames) for p in people}
     flow_est = FlowEstimator()
     prev: FrameImages | None = None
     prev_frame: int | None = None
@@ -122,6 +142,12 @@ def analyse(
                 on_progress(i + 1, len(frames))
             continue
         npix = float(cur.alphas.shape[1] * cur.alphas.shape[2])
+        overrides = smooth_overrides(str(result.path(frame)))
+        for p in large_overrides(overrides):
+            report.flag(frame, p, f"smoother override {overrides[p]:.0%}")
+        for p, value in overrides.items():
+            if p in report.overrides:
+                report.overrides[p][i] = value
         flow = None
         if prev is not None and prev_frame == frame - 1:
             if cur.plate is not None and prev.plate is not None:
