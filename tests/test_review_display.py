@@ -86,7 +86,9 @@ def test_propagated_masks_are_a_state_not_a_suspicion():
     frames = [1001, 1002, 1003]
     states = {1001: {}, 1002: {"a": "propagated", "b": "propagated"}, 1003: {"b": "missing"}}
     source = SimpleNamespace(
-        result=SimpleNamespace(frames=frames, people=["a", "b"]),
+        result=SimpleNamespace(
+            frames=frames, people=["a", "b"], path=lambda f: f"/nonexistent/m.{f}.exr"
+        ),
         images=lambda f: _images(f, states[f]),
     )
     report = analyse(source, frames)

@@ -212,7 +212,7 @@ def test_eval_and_run_give_identical_alphas(still, tmp_path, one_torch_thread):
     spec = JobSpec(plate=str(root / "plate" / "plate.####.png"), masks=masks, frames="1",
                    out=str(tmp_path / "o" / "m.####.exr"), device="cpu")  # fmt: skip
     job = Job(spec)
-    (ran,) = job.push_frame(1, new_shot=True)
+    (ran,) = [*job.push_frame(1, new_shot=True), *job.flush_frames()]  # a still: window of one
     method = EngineMethod("guided", "cpu", {}, spec.temporal_strength)
     (sample,) = discover(evalset).samples
     evaluated = method.predict(load(sample), new_shot=True)

@@ -431,7 +431,12 @@ class Job:
         self._reads = ReadAhead(self._load_plate, ahead, self._step, depth)
         try:
             with write_behind(io_depth()) as self._writes:
-                self._loop(result, required, first, should_stop, preview)
+                try:
+                    self._loop(result, required, first, should_stop, preview)
+                except VfxMatteError as exc:
+                    if not isinstance(exc, CancelledError):
+                        self._write_held(result, preview)
+                    raise
         except BaseException:
             preview.abort()
             raise
@@ -502,6 +507,17 @@ class Job:
                                  first, should_stop)  # fmt: skip
         self._deliver(self.flush_frames(), result, preview)
         self._written(self._writes.drain(wait=True), result, preview)
+
+    def _write_held(self, result: JobResult, preview: _PreviewSink) -> None:
+        """After a bad input frame, the frames the smoother still holds are written as if the
+        shot ended just before it (their windows stop there), so the frames before a bad frame
+        are on disk, as they would be without smoothing; a resubmission after the input is fixed
+        computes only the frames that are missing."""
+        try:
+            self._deliver(self.flush_frames(), result, preview)
+            self._written(self._writes.drain(wait=True), result, preview)
+        except VfxMatteError:
+            pass  # the first error is the one to report
 
     def _push_unwritten(
         self,

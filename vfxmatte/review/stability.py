@@ -93,6 +93,7 @@ def smooth_overrides(path: str) -> dict[str, float]:
 
     inp = oiio.ImageInput.open(path)
     if inp is None:
+        oiio.geterror()  # a frame not written yet: no override to show, nothing to report
         return {}
     try:
         return parse_overrides(str(inp.spec().getattribute(OVERRIDE_ATTRIBUTE) or ""))
