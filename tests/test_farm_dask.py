@@ -146,16 +146,19 @@ def test_killed_worker_every_frame_once(tmp_path: Path):
         farm = _spawn(*submit, log=tmp_path / "farm.log")
         procs.append(farm)
 
-        # Kill worker A once it is inside a chunk: it logged a frame of a chunk not yet done.
+        # Kill worker A while it is inside a chunk, once some frame of the job is on disk (a
+        # chunk writes its frames at its end, after the smoother's look-ahead, so "inside a
+        # chunk" is the state to catch, not "between two of its frames").
         victim = workers["wa"]
         deadline = time.monotonic() + 150
         killed_at = None
         while time.monotonic() < deadline and farm.poll() is None:
-            events = [e for e in _journal(journal) if e["worker"].endswith(f":{victim.pid}")]
+            journal_events = _journal(journal)
+            events = [e for e in journal_events if e["worker"].endswith(f":{victim.pid}")]
             open_chunks = sum(e["event"] == "chunk-start" for e in events) - sum(
                 e["event"] in ("chunk-done", "chunk-failed") for e in events
             )
-            if open_chunks and events[-1]["event"] == "written":
+            if open_chunks and any(e["event"] == "written" for e in journal_events):
                 before = _snapshot(outs, frames)
                 os.killpg(victim.pid, signal.SIGKILL)
                 victim.wait(timeout=30)
