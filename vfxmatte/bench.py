@@ -124,24 +124,30 @@ def _rss_mib() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 1024.0)  # bytes on macOS, KiB elsewhere
 
 
+def _job_spec(config: BenchConfig, shot: dict, out: Path):
+    """The job a bench configuration runs on its generated shot (one place for both timings)."""
+    from vfxmatte.jobspec import JobSpec
+
+    return JobSpec(
+        plate=shot["plate"],
+        masks=shot["masks"],
+        out=str(out),
+        engine=config.engine,
+        device=config.device,
+    )
+
+
 def run_config(config: BenchConfig, cache: Path) -> BenchResult:
     """Run one configuration in this process (the worker side of :func:`run_isolated`)."""
     import torch
 
-    from vfxmatte.jobspec import JobSpec
     from vfxmatte.pipeline import Job
 
     shot = ensure_shot(cache, config.width, config.height, config.frames, config.people)
     result = BenchResult(config, ok=False, rss_before_mib=_rss_mib())
     out_dir = Path(tempfile.mkdtemp(prefix="out_", dir=cache))
     try:
-        spec = JobSpec(
-            plate=shot["plate"],
-            masks=shot["masks"],
-            out=str(out_dir / "matte.####.exr"),
-            engine=config.engine,
-            device=config.device,
-        )
+        spec = _job_spec(config, shot, out_dir / "matte.####.exr")
         cuda = config.device.startswith("cuda")
         t0 = time.perf_counter()
         job = Job(spec)  # the real Job; its stage clock per written frame is job.frame_timings
@@ -205,18 +211,10 @@ def closed_form_race(config: BenchConfig, cache: Path, repeat: int = 3) -> dict:
     from pymatting import estimate_alpha_cf
 
     from vfxmatte.engines import EngineInput
-    from vfxmatte.jobspec import JobSpec
     from vfxmatte.pipeline import Job
 
     shot = ensure_shot(cache, config.width, config.height, config.frames, config.people)
-    spec = JobSpec(
-        plate=shot["plate"],
-        masks=shot["masks"],
-        out=str(cache / "race.####.exr"),
-        engine=config.engine,
-        device=config.device,
-    )
-    job = Job(spec)
+    job = Job(_job_spec(config, shot, cache / "race.####.exr"))
     frame = job.frames[0]
     plate, rgb, _ = job._load_plate(frame)
     masks = job.masks.load(frame, plate.data_window, plate.display_window)

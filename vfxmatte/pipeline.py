@@ -505,6 +505,10 @@ class Job:
         if owed and last is not None:
             self._push_unwritten(self._look_ahead(last), "look-ahead", last, result, preview,
                                  first, should_stop)  # fmt: skip
+        self._write_remaining(result, preview)
+
+    def _write_remaining(self, result: JobResult, preview: _PreviewSink) -> None:
+        """Write the frames the smoother still holds and wait for every queued write."""
         self._deliver(self.flush_frames(), result, preview)
         self._written(self._writes.drain(wait=True), result, preview)
 
@@ -514,8 +518,7 @@ class Job:
         are on disk, as they would be without smoothing; a resubmission after the input is fixed
         computes only the frames that are missing."""
         try:
-            self._deliver(self.flush_frames(), result, preview)
-            self._written(self._writes.drain(wait=True), result, preview)
+            self._write_remaining(result, preview)
         except VfxMatteError:
             pass  # the first error is the one to report
 
