@@ -12,7 +12,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from .vfxmatte_client import DEFAULT_URL
+from .vfxmatte_client import DEFAULT_URL, JOB_DEFAULTS
 
 
 class VfxMattePreferences(bpy.types.AddonPreferences):
@@ -33,8 +33,8 @@ class VfxMattePreferences(bpy.types.AddonPreferences):
         ],
         default="auto",
     )
-    engine: StringProperty(name="Engine", default="guided")
-    device: StringProperty(name="Device", default="auto")
+    engine: StringProperty(name="Engine", default=JOB_DEFAULTS["engine"])
+    device: StringProperty(name="Device", default=JOB_DEFAULTS["device"])
     work_dir: StringProperty(
         name="Work folder",
         subtype="DIR_PATH",

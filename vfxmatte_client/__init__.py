@@ -14,6 +14,7 @@ from .client import (
 from .config import (
     DEFAULT_PORT,
     DEFAULT_URL,
+    JOB_DEFAULTS,
     default_config_dir,
     default_token_file,
     read_token,
@@ -23,6 +24,7 @@ from .config import (
 __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_URL",
+    "JOB_DEFAULTS",
     "JobStatus",
     "ServiceClient",
     "ServiceError",

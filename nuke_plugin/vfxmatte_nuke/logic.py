@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vfxmatte_client import ServiceClient, ServiceError
+from vfxmatte_client import JOB_DEFAULTS, ServiceClient, ServiceError
 
 from .host import InputInfo, NodeSpec, NukeHost, RenderSpec
 
@@ -27,8 +27,8 @@ KNOBS: list[tuple[str, str, str, Any]] = [
     ("mode", "enum", "masks from", MODES),
     ("first", "int", "first frame", 0),
     ("last", "int", "last frame", 0),
-    ("engine", "string", "engine", "guided"),
-    ("device", "string", "device", "auto"),
+    ("engine", "string", "engine", JOB_DEFAULTS["engine"]),
+    ("device", "string", "device", JOB_DEFAULTS["device"]),
     ("url", "string", "service URL", ""),
     ("token_file", "file", "token file", ""),
     ("transfer", "enum", "transfer", ("auto", "paths", "upload")),
@@ -173,8 +173,8 @@ def run(host: NukeHost, node: Any, client_factory: ClientFactory = default_clien
                 plan.frames,
                 os.path.join(plan.work, "result"),
                 id_map=plan.id_map,
-                engine=str(host.knob(node, "engine") or "guided"),
-                device=str(host.knob(node, "device") or "auto"),
+                engine=str(host.knob(node, "engine") or JOB_DEFAULTS["engine"]),
+                device=str(host.knob(node, "device") or JOB_DEFAULTS["device"]),
                 transfer=str(host.knob(node, "transfer") or "auto"),
                 on_progress=progress,
                 should_cancel=task.cancelled,
