@@ -37,6 +37,7 @@ def test_render_folds_shows_mean_and_worst_per_part():
     text = render_folds({"methods": ["m"], "folds": [fold]})
     assert "| fold1 | synth seed 7 | 2 | 1.00 / 3.00 | x |" in text
     assert "| fold1 | check B | 2 | 2.00 / 4.00 | y |" in text
+    assert "| fold1 | synth all seeds | - |" in text  # leakage: none with one instance
 
 
 def test_folds_refuses_a_set_that_is_not_the_dev_photographs(tmp_path):
