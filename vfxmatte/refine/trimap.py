@@ -71,7 +71,7 @@ def mask_offset(
     x0, x1 = max(0, cols[0] - pad), min(m.shape[1], cols[-1] + 1 + pad)
     m = m[y0:y1, x0:x1]
     image = image[:, y0:y1, x0:x1]
-    skip = None if ignore is None else _beside(m, (ignore[y0:y1, x0:x1] > 0.5).cpu().numpy(), step)
+    skip = None if ignore is None else (ignore[y0:y1, x0:x1] > 0.5).cpu().numpy() & (m == 0)
     if skip is not None and skip.all():
         return 0  # the edge runs along other people only: nothing says where it lies
     outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
@@ -100,24 +100,6 @@ def mask_offset(
     if change[best] < distinct * np.median(change[change >= 0]):
         return 0
     return best - limit
-
-
-def _beside(m: np.ndarray, others: np.ndarray, step: int) -> np.ndarray:
-    """(H,W) bool: pixels (inside or outside ``m``) whose nearest point of ``m``'s edge lies
-    within ``step`` px of ``others``, and ``others`` itself. Whole stretches of the edge drop
-    out of every ring at once: dropping only the pixels inside ``others`` would change which
-    stretches each ring averages with its distance, and that alone moves the ring means
-    (synth multi sets: a mask beside a neighbour measured 16 px out, its right edge)."""
-    edge = (m > 0) & (cv2.dilate(1 - m, np.ones((3, 3), np.uint8)) > 0)
-    if not edge.any():
-        return others & (m == 0)
-    near = cv2.dilate(others.astype(np.uint8), np.ones((2 * step + 3,) * 2, np.uint8)) > 0
-    _, labels = cv2.distanceTransformWithLabels(
-        (~edge).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    blocked = np.zeros(int(labels.max()) + 1, bool)
-    blocked[labels[edge & near]] = True
-    return blocked[labels] | (others & (m == 0))
 
 
 def offset_mask(mask: torch.Tensor, offset: float) -> torch.Tensor:
