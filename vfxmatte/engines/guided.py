@@ -35,7 +35,7 @@ from vfxmatte.refine.trimap import (
     adaptive_trimap,
     band_trimap,
     mask_offset,
-    offset_mask,
+    move_mask,
 )
 
 # a snap is a rim: one changing a mask's area by more than this factor (either way) found the
@@ -351,7 +351,7 @@ class GuidedEngine(Engine):
             self._offsets[i] = offset
             if not self.opts.snap_min * search < abs(offset) < limit:
                 continue
-            shifted = offset_mask(masks[i], offset / factor)
+            shifted = move_mask(masks[i], offset / factor, others)
             change = float(shifted.sum()) / float(masks[i].sum())
             if not 1 / SNAP_AREA <= change <= SNAP_AREA:
                 continue
@@ -359,13 +359,9 @@ class GuidedEngine(Engine):
                 moved = masks.clone()
                 moved_full = full_masks.clone() if factor > 1 else moved
             moved[i] = shifted
-            if others is not None:
-                moved[i] = moved[i] * torch.maximum(1 - others, masks[i])
             if factor > 1:
-                moved_full[i] = offset_mask(full_masks[i], offset)
-                if others is not None:
-                    rest = (total_full - full_masks[i]).clamp(0, 1)
-                    moved_full[i] = moved_full[i] * torch.maximum(1 - rest, full_masks[i])
+                rest = (total_full - full_masks[i]).clamp(0, 1) if others is not None else None
+                moved_full[i] = move_mask(full_masks[i], offset, rest)
         return moved, moved_full
 
     def _trimap_stage(self, image, masks, plate, present, full_side: int):
