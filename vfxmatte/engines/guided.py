@@ -223,18 +223,19 @@ class GuidedEngine(Engine):
         }
         return EngineOutput(
             alphas=out,
-            cores=self._cores(sure, depths, holes, rois, max(h, w)),
+            cores=self._cores(sure, depths, holes, rois, max(h, w), out),
             diagnostics=diagnostics,
         )
 
-    def _cores(self, sure, depths, holes, rois, side: int) -> torch.Tensor:
+    def _cores(self, sure, depths, holes, rois, side: int, alphas) -> torch.Tensor:
         """Solid cores for instance consistency: the trimap's sure foreground, plus each
-        person's *territory* (deeper than a third of the search band inside their mask, where their mask
-        is the deepest; holes excepted), minus everyone else's territory, so no two cores
+        person's *territory* (deeper than a third of the search band inside their mask, where
+        their mask is the deepest and their own ``alphas`` solid; holes excepted), minus everyone else's territory, so no two cores
         overlap. Consistency removes every other person's alpha from a core."""
         if sure.shape[0] < 2:
             return sure
-        land = territories(depths, max(1, round(TERRITORY_DEPTH * self._search_width(side))))
+        depth = max(1, round(TERRITORY_DEPTH * self._search_width(side)))
+        land = territories(depths, depth, alphas)
         for i, hole in holes.items():
             if bool(hole.any()):
                 y0, y1, x0, x1 = rois[i]

@@ -20,6 +20,8 @@ CORE_DEPTH = 2.0  # depth of the held interior, in search bands from the mask's 
 # measured on the 8 worst synth multi composites of the folds (leak x1e3 / MAD x1e3): a full
 # band 6.9 / 12.8, a third 4.4 / 12.7, 1 px 3.4 / 12.9
 TERRITORY_DEPTH = 1 / 3
+# least alpha of a person's own solve for a pixel of their territory (the issue's "opaque")
+SOLID = 0.95
 
 
 def core_region(
@@ -76,9 +78,20 @@ def owners(depths: torch.Tensor) -> torch.Tensor:
     return ((depths >= best) & (depths > 0)).float()
 
 
-def territories(depths: torch.Tensor, depth: float) -> torch.Tensor:
+def territories(
+    depths: torch.Tensor, depth: float, alphas: torch.Tensor | None = None
+) -> torch.Tensor:
     """(N,H,W) {0,1}: pixels more than ``depth`` px inside a person's mask that the person
-    owns (:func:`owners`); nobody else's alpha belongs there. Without this, synth multi sets
-    put alpha of 0.04-0.5 of one instance inside another's opaque body (a solve's soft band
-    running under the neighbour's rough mask)."""
-    return owners(depths) * (depths > depth).float()
+    owns (:func:`owners`) and, where ``alphas`` (N,H,W) are given, where the person's own
+    alpha is solid (>= ``SOLID``); nobody else's alpha belongs there. Without this, synth
+    multi sets put alpha of 0.04-0.5 of one instance inside another's opaque body (a solve's
+    soft band running under the neighbour's rough mask).
+
+    Why the alpha too: a rough mask grown past its person onto the one behind (dev-sets
+    multi pair02: blobby troll masks over a teddy's fur) owns pixels its own solve found
+    are not the person's; made a territory there, the teddy lost its fur (alpha ~0.5 set to
+    0: instance MAD 8.6 -> 9.6)."""
+    land = owners(depths) * (depths > depth).float()
+    if alphas is not None:
+        land = land * (alphas >= SOLID).float()
+    return land
