@@ -15,7 +15,7 @@ from vfxmatte.refine.failure import check_alpha
 from vfxmatte.refine.ghosts import drop_ghosts
 from vfxmatte.refine.highlights import compress_highlights
 from vfxmatte.refine.holes import find_holes
-from vfxmatte.refine.trimap import mask_offset
+from vfxmatte.refine.trimap import mask_offset, move_mask, offset_mask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -237,3 +237,49 @@ def test_snap_refuses_a_move_that_is_a_body_not_a_rim():
     assert mask_offset(image, toy, 24, 2) < -12  # the check can fail: the rings are fooled
     out = GuidedEngine("cpu").matte(EngineInput(image=image, masks=toy[None], names=["a"]))
     assert float(out.alphas[0][(r > 18) & (r < 30)].mean()) > 0.98
+
+
+def test_snap_compares_rings_of_the_same_edge_stretches_beside_a_neighbour():
+    # a grey disc whose rough mask is 6 px too big (the answer: -6); a neighbour stands from
+    # 4 px outside the mask on most of its edge, where the background is light. Leaving only
+    # the neighbour's pixels out of the rings, the rings beyond 4 px lose the light side and
+    # their mean jumps to the blue side's: an edge that is not one (measured +4). Compared on
+    # the same stretches, the rings find the disc's edge.
+    yy, xx = _grid(160, 240)
+    r = ((yy - 80) ** 2 + (xx - 120) ** 2).sqrt()
+    a, mask = (r < 30).float(), (r < 36).float()
+    b = ((xx < 130) & (r >= 40)).float()
+    grey = torch.tensor([0.6, 0.55, 0.5])[:, None, None]
+    light = torch.tensor([0.9, 0.9, 0.9])[:, None, None]
+    g = torch.Generator().manual_seed(0)
+    colour = a * grey + b * NEIGHBOUR + (1 - a - b) * torch.where(xx < 130, light, BG)
+    image = (colour + 0.01 * torch.randn(3, 160, 240, generator=g)).clamp(0, 1)
+    assert mask_offset(image, mask, 24, 2) > 0  # the check can fail: the rings alone are fooled
+    assert abs(mask_offset(image, mask, 24, 2, ignore=b) + 6) <= 1
+
+
+def test_a_move_keeps_the_border_with_a_neighbour():
+    # an ID map: the person on the left lost a strip of their body to the one on the right.
+    # Shrunk (the offset measured on the free edge), the mask keeps its side of the shared
+    # border; grown, it does not take the neighbour's
+    yy, xx = _grid(100, 200)
+    left = ((xx >= 20) & (xx < 100) & (yy >= 20) & (yy < 80)).float()
+    right = ((xx >= 100) & (xx < 180) & (yy >= 20) & (yy < 80)).float()
+    shrunk = move_mask(left, -6, right)
+    assert float(shrunk[50, 99]) == 1 and float(shrunk[50, 94]) == 1  # the border stays
+    assert float(shrunk[50, 22]) == 0 and float(shrunk[22, 60]) == 0  # the free edge moved
+    grown = move_mask(left, 6, right)
+    assert float(grown[50, 16]) == 1 and float((grown * right).sum()) == 0
+    assert torch.equal(move_mask(left, -6, None), offset_mask(left, -6))
+
+
+def test_no_territory_where_the_owner_is_not_solid():
+    # the right person's mask reaches over the left one's fur (x 90..110); the right person's
+    # own solve put alpha 0.2 there: the pixels stay out of their territory
+    yy, xx = _grid(100, 200)
+    left, right = (xx < 100).float(), (xx >= 90).float()
+    depths = mask_depths(torch.stack([left, right]))
+    alphas = torch.stack([left, torch.where(xx < 110, 0.2, 1.0) * right])
+    land = territories(depths, 3, alphas)
+    assert float(land[1, 50, 105]) == 0 and float(land[1, 50, 150]) == 1
+    assert torch.equal(land[0], territories(depths, 3)[0])

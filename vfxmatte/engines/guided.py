@@ -21,7 +21,14 @@ import torch
 from pydantic import Field
 
 from vfxmatte.engines.base import Engine, EngineInput, EngineOptions, EngineOutput
-from vfxmatte.refine.core import TERRITORY_DEPTH, hold_core, mask_depths, owners, territories
+from vfxmatte.refine.core import (
+    TERRITORY_DEPTH,
+    first_claim,
+    hold_core,
+    mask_depths,
+    owners,
+    territories,
+)
 from vfxmatte.refine.failure import FrameCheck, check_alpha
 from vfxmatte.refine.filters import dilate, erode
 from vfxmatte.refine.ghosts import drop_ghosts
@@ -221,21 +228,24 @@ class GuidedEngine(Engine):
             "offsets": dict(self._offsets),
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
-        return EngineOutput(
-            alphas=out,
-            cores=self._cores(sure, depths, holes, rois, max(h, w), out),
-            diagnostics=diagnostics,
-        )
+        cores = self._cores(sure, depths, holes, rois, max(h, w), out)
+        if len(present) > 1:
+            out = first_claim(out, territories(depths, self._territory_depth(max(h, w))))
+        return EngineOutput(alphas=out, cores=cores, diagnostics=diagnostics)
+
+    def _territory_depth(self, side: int) -> int:
+        """Depth (px) inside a mask beyond which a pixel its person owns is nobody else's."""
+        return max(1, round(TERRITORY_DEPTH * self._search_width(side)))
 
     def _cores(self, sure, depths, holes, rois, side: int, alphas) -> torch.Tensor:
         """Solid cores for instance consistency: the trimap's sure foreground, plus each
         person's *territory* (deeper than a third of the search band inside their mask, where
-        their mask is the deepest and their own ``alphas`` solid; holes excepted), minus everyone else's territory, so no two cores
-        overlap. Consistency removes every other person's alpha from a core."""
+        their mask is the deepest and their own ``alphas`` solid; holes excepted), minus
+        everyone else's territory, so no two cores overlap. Consistency removes every other
+        person's alpha from a core."""
         if sure.shape[0] < 2:
             return sure
-        depth = max(1, round(TERRITORY_DEPTH * self._search_width(side)))
-        land = territories(depths, depth, alphas)
+        land = territories(depths, self._territory_depth(side), alphas)
         for i, hole in holes.items():
             if bool(hole.any()):
                 y0, y1, x0, x1 = rois[i]
