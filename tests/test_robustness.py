@@ -10,7 +10,7 @@ import torch
 from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
 from vfxmatte.refine.consistency import enforce_instance_consistency
-from vfxmatte.refine.core import hold_core, mask_depths, owners, territories
+from vfxmatte.refine.core import first_claim, hold_core, mask_depths, owners, territories
 from vfxmatte.refine.failure import check_alpha
 from vfxmatte.refine.ghosts import drop_ghosts
 from vfxmatte.refine.highlights import compress_highlights
@@ -283,3 +283,14 @@ def test_no_territory_where_the_owner_is_not_solid():
     land = territories(depths, 3, alphas)
     assert float(land[1, 50, 105]) == 0 and float(land[1, 50, 150]) == 1
     assert torch.equal(land[0], territories(depths, 3)[0])
+
+
+def test_in_a_territory_the_others_get_what_the_owner_left():
+    # the owner's solve gives 0.6 on fur in their territory: someone in front keeps up to 0.4
+    # of their 0.7 there, and keeps all of it outside the territory
+    land = torch.zeros(2, 4, 4)
+    land[0, :, :2] = 1
+    alphas = torch.stack([torch.full((4, 4), 0.6), torch.full((4, 4), 0.7)])
+    out = first_claim(alphas, land)
+    assert torch.allclose(out[1, :, :2], torch.full((4, 2), 0.4))
+    assert torch.equal(out[1, :, 2:], alphas[1, :, 2:]) and torch.equal(out[0], alphas[0])

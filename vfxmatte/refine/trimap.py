@@ -198,8 +198,10 @@ def move_mask(mask: torch.Tensor, offset: float, others: torch.Tensor | None) ->
         return moved
     if offset > 0:
         return moved * torch.maximum(1 - others, mask)
+    # kept: this mask's own side of the border, not pixels both masks claim (a grown mask's
+    # rim over the neighbour is what a shrink is for)
     border = offset_mask(others * (1 - mask), -offset)
-    return torch.maximum(moved, mask * border)
+    return torch.maximum(moved, mask * (1 - others) * border)
 
 
 def band_trimap(mask: torch.Tensor, radius: int) -> torch.Tensor:
