@@ -132,32 +132,28 @@ def _free_reach(m: np.ndarray, bins: np.ndarray, skip: np.ndarray, step: int, sp
     stretch is cut at the first pixel of another person along it (smoothed over ``step``).
     An ID map's shared border is cut at ring 1: it still counts for edges inside the mask."""
     top = span + 2
-    _, near_in = cv2.distanceTransformWithLabels(
-        1 - m, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    # the cut of each edge pixel (labelled by the nearest mask pixel), then spread along the
-    # edge so that a stretch is cut as a whole, not pixel by pixel
-    cut = np.full(near_in.max() + 1, top, np.float32)
-    np.minimum.at(cut, near_in[skip], np.clip(bins[skip], 0, top).astype(np.float32))
-    edge = np.full(m.shape, top, np.float32)
-    edge[m > 0] = cut[near_in[m > 0]]
+    label = cv2.DIST_LABEL_PIXEL
+    _, to_mask = cv2.distanceTransformWithLabels(1 - m, cv2.DIST_L2, 5, labelType=label)
+    _, to_outside = cv2.distanceTransformWithLabels(m, cv2.DIST_L2, 5, labelType=label)
+    # the cut of each edge pixel (a pixel of another person belongs to its nearest mask
+    # pixel), then spread along the edge so that a stretch is cut as a whole
+    cut = np.full(to_mask.max() + 1, top, np.float32)
+    np.minimum.at(cut, to_mask[skip], np.clip(bins[skip], 0, top).astype(np.float32))
+    edge = np.where(m > 0, cut[to_mask], top).astype(np.float32)
     edge = cv2.erode(edge, np.ones((2 * step + 1, 2 * step + 1), np.uint8))
-    out = np.where(m > 0, edge, edge.ravel()[_mask_pixel(m, near_in)])
-    # inside pixels: the cut of the outside pixel nearest to them
-    _, near_out = cv2.distanceTransformWithLabels(m, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    outside = np.flatnonzero(m.ravel() == 0)
-    where = np.zeros(near_out.max() + 1, np.int64)
-    where[near_out.ravel()[outside]] = outside
-    inner = out.ravel()[where[near_out[m > 0]]]
-    out[m > 0] = inner
+    # outside pixels: the cut of their nearest mask pixel; inside ones: that of their
+    # nearest outside pixel
+    out = np.where(m > 0, edge, edge.ravel()[_labelled_pixel(m > 0, to_mask)])
+    out = np.where(m > 0, out.ravel()[_labelled_pixel(m == 0, to_outside)], out)
     return np.clip(np.rint(out), 0, top).astype(np.int64)
 
 
-def _mask_pixel(m: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Flat index of the mask pixel each pixel's label (nearest mask pixel) names."""
-    inside = np.flatnonzero(m.ravel() > 0)
+def _labelled_pixel(sources: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Flat index of the ``sources`` pixel each pixel's label (from OpenCV's labelled
+    distance transform of ``~sources``, DIST_LABEL_PIXEL) names."""
+    flat = np.flatnonzero(sources.ravel())
     where = np.zeros(labels.max() + 1, np.int64)
-    where[labels.ravel()[inside]] = inside
+    where[labels.ravel()[flat]] = flat
     return where[labels]
 
 
