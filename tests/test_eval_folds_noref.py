@@ -8,6 +8,7 @@ import pytest
 from conftest import run_cli
 
 from vfxmatte.evaluation.folds import HALVES, FoldConfig, render_folds, synth_recipe
+from vfxmatte.evaluation.sheet import crop_box, layer_sheet, over_green
 from vfxmatte.io.images import Window, write_exr
 
 
@@ -37,6 +38,7 @@ def test_render_folds_shows_mean_and_worst_per_part():
     text = render_folds({"methods": ["m"], "folds": [fold]})
     assert "| fold1 | synth seed 7 | 2 | 1.00 / 3.00 | x |" in text
     assert "| fold1 | check B | 2 | 2.00 / 4.00 | y |" in text
+    assert "| fold1 | synth all seeds | - |" in text  # leakage: none with one instance
 
 
 def test_folds_refuses_a_set_that_is_not_the_dev_photographs(tmp_path):
@@ -114,3 +116,14 @@ def test_noref_mattes_a_clip_without_alphas_then_checks_it(tmp_path):
     assert {r["instance"] for r in rows} == {"instance00", "instance01"}
     assert len(rows) == 4 and sum(r["mass"] for r in rows) > 0  # the pipeline wrote alpha
     assert all(r["detached"] >= 0 and r["background_like"] >= 0 for r in rows)
+
+
+def test_layer_sheet_shows_each_person_over_green_with_a_crop_at_the_head():
+    rgb = np.full((60, 80, 3), 0.5, np.float32)
+    alpha = np.zeros((60, 80), np.float32)
+    alpha[20:60, 50:70] = 1  # a person whose top is at row 20, centred on column 60
+    assert np.allclose(over_green(rgb, alpha)[0, 0], [0, 1, 0])  # no alpha: pure green
+    assert np.allclose(over_green(rgb, alpha)[30, 60], 0.5)  # solid: the plate
+    assert crop_box([alpha], 20) == (18, 49)  # an eighth of the crop above the head
+    sheet = layer_sheet([("f0", rgb, {"after": {"p1": alpha}})], crop=20)
+    assert sheet.dtype == np.uint8 and sheet.shape[1] == 3 * 20  # plate, layer, crop

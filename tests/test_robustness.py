@@ -9,11 +9,13 @@ import torch
 
 from vfxmatte.engines.base import EngineInput
 from vfxmatte.engines.guided import GuidedEngine
-from vfxmatte.refine.core import hold_core
+from vfxmatte.refine.consistency import enforce_instance_consistency
+from vfxmatte.refine.core import first_claim, hold_core, mask_depths, owners, territories
 from vfxmatte.refine.failure import check_alpha
 from vfxmatte.refine.ghosts import drop_ghosts
 from vfxmatte.refine.highlights import compress_highlights
 from vfxmatte.refine.holes import find_holes
+from vfxmatte.refine.trimap import mask_offset, move_mask, offset_mask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -156,3 +158,139 @@ def test_faint_strands_over_a_bright_sky_come_back():
     assert float(clipped[out].sum()) < 0.05 * truth
     assert float(torch.minimum(est, alpha)[out].sum()) > 0.4 * truth
     assert float(est[out & (alpha == 0)].mean()) < 0.05  # the sky between strands stays clear
+
+
+NEIGHBOUR = torch.tensor([0.75, 0.50, 0.30])[:, None, None]  # close to FG, far from BG
+
+
+def _two(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Image of person ``a`` (FG colour) in front of person ``b`` (NEIGHBOUR colour) on BG."""
+    g = torch.Generator().manual_seed(0)
+    noise = 0.01 * torch.randn(3, *a.shape, generator=g)
+    return (a * FG + b * NEIGHBOUR + (1 - a - b) * BG + noise).clamp(0, 1)
+
+
+def _matte_two(image, masks) -> torch.Tensor:
+    out = GuidedEngine("cpu").matte(EngineInput(image=image, masks=masks, names=["a", "b"]))
+    return enforce_instance_consistency(out.alphas, out.cores)[0]
+
+
+def test_snap_does_not_take_a_neighbour_for_the_background():
+    # a small person in front of a larger one of a similar colour: rings outside the small
+    # person's (right) mask show the neighbour, and the biggest change of their mean colour
+    # is the neighbour's outer edge, 18 px out. Left in, the small person took the neighbour.
+    yy, xx = _grid(160, 240)
+    r = ((yy - 80) ** 2 + (xx - 120) ** 2).sqrt()
+    a = (r < 30).float()
+    b = (r < 48).float() * (1 - a)
+    image = _two(a, b)
+    assert mask_offset(image, a, 24, 2) > 12  # the check can fail: the rings alone are fooled
+    assert mask_offset(image, a, 24, 2, ignore=b) == 0
+    alphas = _matte_two(image, torch.stack([a, b]))
+    assert float(alphas[0][b > 0].mean()) < 0.05
+    assert float(alphas[1][b > 0].mean()) > 0.95
+    assert float(alphas[0][a > 0].mean()) > 0.95
+
+
+def test_owners_and_territories_of_overlapping_masks():
+    yy, xx = _grid(100, 200)
+    left = (xx < 110).float()  # overlaps right's mask on 90 <= x < 110
+    right = (xx >= 90).float()
+    depths = mask_depths(torch.stack([left, right]))
+    own = owners(depths)
+    assert float(own[0, 50, 95]) == 1 and float(own[1, 50, 95]) == 0  # deeper in left
+    assert float(own[1, 50, 105]) == 1 and float(own[0, 50, 105]) == 0
+    land = territories(depths, 3)
+    assert float((land[0] * land[1]).sum()) == 0  # no pixel is two people's
+    assert float(land[0, 50, 50]) == 1 and float(land[0, 50, 108]) == 0
+
+
+def test_a_grown_neighbour_mask_leaves_no_alpha_in_a_solid_body():
+    # person b's rough mask is grown 8 px into person a (a segmenter's generous mask of the
+    # one behind): b's alpha must not sit inside a's opaque body, and a's body stays opaque
+    yy, xx = _grid(160, 240)
+    a = ((yy > 30) & (yy < 130) & (xx > 40) & (xx < 120)).float()
+    b = ((yy > 30) & (yy < 130) & (xx >= 120) & (xx < 190)).float()
+    image = _two(a, b)
+    b_mask = ((yy > 22) & (yy < 138) & (xx >= 112) & (xx < 198)).float()
+    alphas = _matte_two(image, torch.stack([a, b_mask]))
+    body = a > 0
+    assert float(alphas[1][body].mean()) < 0.002  # leakage under the issue's 0.002
+    assert float(alphas[0][body].mean()) > 0.95
+    deep = (xx > 56) & (xx < 104) & (yy > 46) & (yy < 114)  # two search bands (8 px) inside
+    assert float(alphas[0][deep].min()) >= 0.98
+
+
+def test_snap_refuses_a_move_that_is_a_body_not_a_rim():
+    # a toy with a dark belly over a background of nearly its colour: the strongest ring
+    # change is the belly's edge, 18 px inside the mask. Shrinking there would keep 22% of
+    # the toy (its body went to background); the move changes the area far more than a
+    # rim could, so the mask stays and the toy stays opaque.
+    yy, xx = _grid(160, 240)
+    r = ((yy - 80) ** 2 + (xx - 120) ** 2).sqrt()
+    toy, belly = (r < 34).float(), (r < 16).float()
+    look_alike = torch.tensor([0.70, 0.50, 0.35])[:, None, None]
+    dark = torch.tensor([0.05, 0.02, 0.02])[:, None, None]
+    g = torch.Generator().manual_seed(0)
+    colour = belly * dark + (toy - belly) * FG + (1 - toy) * look_alike
+    image = (colour + 0.01 * torch.randn(3, 160, 240, generator=g)).clamp(0, 1)
+    assert mask_offset(image, toy, 24, 2) < -12  # the check can fail: the rings are fooled
+    out = GuidedEngine("cpu").matte(EngineInput(image=image, masks=toy[None], names=["a"]))
+    assert float(out.alphas[0][(r > 18) & (r < 30)].mean()) > 0.98
+
+
+def test_snap_compares_rings_of_the_same_edge_stretches_beside_a_neighbour():
+    # a grey disc whose rough mask is 6 px too big (the answer: -6); a neighbour stands from
+    # 4 px outside the mask on most of its edge, where the background is light. Leaving only
+    # the neighbour's pixels out of the rings, the rings beyond 4 px lose the light side and
+    # their mean jumps to the blue side's: an edge that is not one (measured +4). Compared on
+    # the same stretches, the rings find the disc's edge.
+    yy, xx = _grid(160, 240)
+    r = ((yy - 80) ** 2 + (xx - 120) ** 2).sqrt()
+    a, mask = (r < 30).float(), (r < 36).float()
+    b = ((xx < 130) & (r >= 40)).float()
+    grey = torch.tensor([0.6, 0.55, 0.5])[:, None, None]
+    light = torch.tensor([0.9, 0.9, 0.9])[:, None, None]
+    g = torch.Generator().manual_seed(0)
+    colour = a * grey + b * NEIGHBOUR + (1 - a - b) * torch.where(xx < 130, light, BG)
+    image = (colour + 0.01 * torch.randn(3, 160, 240, generator=g)).clamp(0, 1)
+    assert mask_offset(image, mask, 24, 2) > 0  # the check can fail: the rings alone are fooled
+    assert abs(mask_offset(image, mask, 24, 2, ignore=b) + 6) <= 1
+
+
+def test_a_move_keeps_the_border_with_a_neighbour():
+    # an ID map: the person on the left lost a strip of their body to the one on the right.
+    # Shrunk (the offset measured on the free edge), the mask keeps its side of the shared
+    # border; grown, it does not take the neighbour's
+    yy, xx = _grid(100, 200)
+    left = ((xx >= 20) & (xx < 100) & (yy >= 20) & (yy < 80)).float()
+    right = ((xx >= 100) & (xx < 180) & (yy >= 20) & (yy < 80)).float()
+    shrunk = move_mask(left, -6, right)
+    assert float(shrunk[50, 99]) == 1 and float(shrunk[50, 94]) == 1  # the border stays
+    assert float(shrunk[50, 22]) == 0 and float(shrunk[22, 60]) == 0  # the free edge moved
+    grown = move_mask(left, 6, right)
+    assert float(grown[50, 16]) == 1 and float((grown * right).sum()) == 0
+    assert torch.equal(move_mask(left, -6, None), offset_mask(left, -6))
+
+
+def test_no_territory_where_the_owner_is_not_solid():
+    # the right person's mask reaches over the left one's fur (x 90..110); the right person's
+    # own solve put alpha 0.2 there: the pixels stay out of their territory
+    yy, xx = _grid(100, 200)
+    left, right = (xx < 100).float(), (xx >= 90).float()
+    depths = mask_depths(torch.stack([left, right]))
+    alphas = torch.stack([left, torch.where(xx < 110, 0.2, 1.0) * right])
+    land = territories(depths, 3, alphas)
+    assert float(land[1, 50, 105]) == 0 and float(land[1, 50, 150]) == 1
+    assert torch.equal(land[0], territories(depths, 3)[0])
+
+
+def test_in_a_territory_the_others_get_what_the_owner_left():
+    # the owner's solve gives 0.6 on fur in their territory: someone in front keeps up to 0.4
+    # of their 0.7 there, and keeps all of it outside the territory
+    land = torch.zeros(2, 4, 4)
+    land[0, :, :2] = 1
+    alphas = torch.stack([torch.full((4, 4), 0.6), torch.full((4, 4), 0.7)])
+    out = first_claim(alphas, land)
+    assert torch.allclose(out[1, :, :2], torch.full((4, 2), 0.4))
+    assert torch.equal(out[1, :, 2:], alphas[1, :, 2:]) and torch.equal(out[0], alphas[0])

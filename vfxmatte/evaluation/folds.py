@@ -201,4 +201,24 @@ def render_folds(results: dict) -> str:
                 ]
                 lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    lines += _leak_table(results)
     return "\n".join(lines)
+
+
+def _leak_table(results: dict) -> list[str]:
+    """Mean leakage (one instance's alpha on another's solid truth, x1e3 as in eval) of each
+    method on the synth parts (the dev halves have one instance: no leakage)."""
+    methods = results["methods"]
+    lines = ["### leakage (x1e3; issue 14 asks < 2): mean per synth part", ""]
+    lines += ["| fold | part | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    for f in results["folds"]:
+        parts = [(f"synth seed {s['seed']}", s["stats"]) for s in f["synth"]]
+        for part, stats in [*parts, ("synth all seeds", f["synth_all"])]:
+            cells = [_leak(stats[m].get("leak_mean")) for m in methods]
+            lines.append("| " + " | ".join([f["fold"], part, *cells]) + " |")
+    lines.append("")
+    return lines
+
+
+def _leak(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

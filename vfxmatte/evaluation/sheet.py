@@ -69,3 +69,48 @@ class SheetCollector:
         if not self.rows:
             return None
         return save_png(path, contact_sheet(list(self.rows.values()), tile_width=TILE_WIDTH))
+
+
+GREEN = np.array([0.0, 1.0, 0.0], np.float32)
+
+
+def over_green(display_rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The plate over pure green through ``alpha``: how a compositor checks a layer (grey
+    patches, holes and hard edges show at once; a tint overlay hides them)."""
+    a = np.clip(alpha, 0, 1)[..., None].astype(np.float32)
+    return display_rgb * a + GREEN * (1 - a)
+
+
+def crop_box(alphas: list[np.ndarray], side: int) -> tuple[int, int]:
+    """Top-left (y, x) of a ``side`` px square at the top of the alphas' union (a head: soft
+    edges and window patches are there), kept in frame."""
+    union = np.max(np.stack(alphas), 0) > 0.5
+    h, w = union.shape
+    rows, cols = np.nonzero(union)
+    if not len(rows):
+        return 0, 0
+    top = int(rows.min())
+    cx = int(np.median(cols[rows < top + max(1, side // 2)]))
+    y = min(max(0, top - side // 8), max(0, h - side))
+    x = min(max(0, cx - side // 2), max(0, w - side))
+    return y, x
+
+
+def layer_sheet(
+    frames: list[tuple[str, np.ndarray, dict[str, dict[str, np.ndarray]]]],
+    crop: int = TILE_WIDTH,
+) -> np.ndarray:
+    """Contact sheet (uint8 RGB): one row per frame, then for each run each person over
+    green, the whole frame and a ``crop`` px square at the heads shown 1:1 (tiles are
+    ``crop`` wide). ``frames``: (label, display RGB, {run: {person: alpha}})."""
+    rows = []
+    for label, rgb, runs in frames:
+        row: list[tuple[str, np.ndarray]] = [(label, rgb)]
+        for run, layers in runs.items():
+            for person, alpha in layers.items():
+                y, x = crop_box([alpha], crop)
+                green = over_green(rgb, alpha)
+                row.append((f"{run} {person}", green))
+                row.append((f"{run} {person} 1:1", green[y : y + crop, x : x + crop]))
+        rows.append(row)
+    return contact_sheet(rows, tile_width=crop)
