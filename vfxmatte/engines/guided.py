@@ -132,8 +132,13 @@ class GuidedOptions(EngineOptions):
     top_side: int = Field(2048, ge=16, description="longer frames use top_iters/proxy_iters")
     top_iters: int = Field(0, ge=0, description="CG iterations at full resolution (4K)")
     proxy_iters: int = Field(12, ge=0, description="CG iterations at half resolution (4K)")
-    tile: int = Field(64, ge=8, description="refinement tile size (px)")
-    overlap: int = Field(8, ge=0, description="refinement tile overlap (px)")
+    solver: Literal["band", "tiled"] = Field(
+        "band",
+        description="'band': each pyramid level one sparse system over its unknown band (cost "
+        "follows the band); 'tiled': the earlier matrix-free solve in overlapping tiles",
+    )
+    tile: int = Field(64, ge=8, description="refinement tile size (px), solver 'tiled'")
+    overlap: int = Field(8, ge=0, description="refinement tile overlap (px), solver 'tiled'")
 
 
 class GuidedEngine(Engine):
@@ -232,6 +237,7 @@ class GuidedEngine(Engine):
             top_iters=top_iters,
             tile=self.opts.tile,
             overlap=self.opts.overlap,
+            solver=self.opts.solver,
         )
 
     def _hole_stage(self, image, masks, plate, tris, sure, rois, full_side: int) -> dict:
