@@ -30,6 +30,10 @@ from vfxmatte.refine import sym3
 from vfxmatte.refine.cg import conjugate_gradient
 from vfxmatte.refine.filters import dilate
 
+# windows whose local matrices are built at once: bounds the build's memory (~60 float64 values
+# per window) whatever the band's size
+WINDOW_CHUNK = 1 << 16
+
 
 @dataclass
 class BandSystem:
@@ -104,6 +108,37 @@ def build_band_system(
     win_flat = torch.tensor([dy * wp + dx for dy, dx in win], device=dev)
     band_flat = torch.tensor([dy * wp + dx for dy, dx in band], device=dev)
 
+    # row u of the band matrix gets window k's local entries (a, b) where pixel k + a is u;
+    # rows of known pixels land in the spare row ``count`` and are dropped
+    values = torch.zeros((len(band), count + 1), dtype=f64, device=dev)
+    # the (a, b) pair's band offset seen from pixel a, for every a: (O, O)
+    targets = torch.tensor(
+        [[band_index[(by - ay, bx - ax)] for by, bx in win] for ay, ax in win], device=dev
+    )
+    for first in range(0, centres.numel(), WINDOW_CHUNK):
+        part = centres[first : first + WINDOW_CHUNK]
+        _add_windows(values, part, win_flat, targets, img, inside, lut, eps)
+    values = values[:, :count]
+    neighbours = pixels[None, :] + band_flat[:, None]  # (E, U)
+    columns = _gather(lut, neighbours)
+    known_part = (values * _gather(ak, neighbours)).sum(0)
+    diagonal = values[band_index[(0, 0)]].clone()
+    return BandSystem(pixels, values, columns, diagonal, known_part)
+
+
+def _add_windows(
+    values: torch.Tensor,
+    centres: torch.Tensor,
+    win_flat: torch.Tensor,
+    targets: torch.Tensor,
+    img: torch.Tensor,
+    inside: torch.Tensor,
+    lut: torch.Tensor,
+    eps: float,
+) -> None:
+    """Add the local matrices of the windows centred at ``centres`` (padded flat indices) into
+    the (E, U + 1) ``values``."""
+    flat_values, rows_stride = values.view(-1), values.shape[1]
     nb = centres[None, :] + win_flat[:, None]  # (O, K) the window's pixels
     colours = _gather(img, nb)  # (3, O, K)
     valid = _gather(inside, nb)  # (O, K)
@@ -111,33 +146,20 @@ def build_band_system(
     mu = colours.sum(1) / n  # padding is zero: (3, K)
     cov = torch.stack([(colours[i] * colours[j]).sum(0) for i, j in sym3.UPPER]) / n
     cov = cov - sym3.outer_upper(mu[:, None], mu[:, None])[:, 0]
-    eye = torch.zeros(6, 1, dtype=f64, device=dev)
-    eye[[0, 3, 5]] = 1.0
-    delta = sym3.inverse((cov + eye * (eps / n))[:, None])  # (6, 1, K)
+    cov[[0, 3, 5]] += eps / n
+    delta = sym3.inverse(cov[:, None])  # (6, 1, K)
     centred = (colours - mu[:, None]) * valid  # (3, O, K)
     gain = sym3.matvec(delta, centred) / n  # (3, O, K): D_k C_b / n_k
-
-    # row u of the band matrix gets window k's local entries (a, b) where pixel k + a is u;
-    # rows of known pixels land in the spare row ``count`` and are dropped
-    values = torch.zeros((len(band), count + 1), dtype=f64, device=dev)
-    flat_values = values.view(-1)
     rows = _gather(lut, nb)  # (O, K)
     shared = valid * (1.0 / n)  # (O, K): the 1/n_k term of every b, times b's validity
     g0, g1, g2 = gain.unbind(0)
-    for a, (ay, ax) in enumerate(win):
+    for a in range(nb.shape[0]):
         c0, c1, c2 = centred[0, a], centred[1, a], centred[2, a]
         local = torch.mul(g0, c0).addcmul_(g1, c1).addcmul_(g2, c2)  # C_a . D C_b / n
         local.addcmul_(shared, valid[a]).neg_()
         local[a] += valid[a]
-        targets = torch.tensor([band_index[(by - ay, bx - ax)] for by, bx in win], device=dev)
-        index = targets[:, None] * (count + 1) + rows[a][None, :]
+        index = targets[a][:, None] * rows_stride + rows[a][None, :]
         flat_values.index_add_(0, index.reshape(-1), local.reshape(-1))
-    values = values[:, :count]
-    neighbours = pixels[None, :] + band_flat[:, None]  # (E, U)
-    columns = _gather(lut, neighbours)
-    known_part = (values * _gather(ak, neighbours)).sum(0)
-    diagonal = values[band_index[(0, 0)]].clone()
-    return BandSystem(pixels, values, columns, diagonal, known_part)
 
 
 def _gather(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
