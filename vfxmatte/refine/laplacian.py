@@ -254,8 +254,10 @@ def linear_model(
 
 
 # side of the coarse tiles on which :func:`linear_upsample` fits its model when only a band of
-# the finer level is wanted
+# the finer level is wanted, and the pixels of such tiles fitted at once (~30 float64 planes of
+# this size: 32 MiB; the 4K band needs ~0.5 M pixels of tiles)
 UPSAMPLE_TILE = 64
+UPSAMPLE_BATCH_PIXELS = 1 << 17
 
 
 def linear_upsample(
@@ -319,7 +321,7 @@ def _band_model(alpha, image, radius, eps, sy, sx) -> torch.Tensor:
         cx = min(max(0, bx * t - halo), w - cw)
         crops.append((cy, cx))
     model = torch.zeros((4, h, w), dtype=torch.float64, device=alpha.device)
-    per_batch = max(1, TILE_BATCH_PIXELS // (ch * cw))
+    per_batch = max(1, UPSAMPLE_BATCH_PIXELS // (ch * cw))
     for start in range(0, len(crops), per_batch):
         part = crops[start : start + per_batch]
         imgs = torch.stack([image[:, cy : cy + ch, cx : cx + cw] for cy, cx in part])
