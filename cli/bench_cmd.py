@@ -102,7 +102,9 @@ def bench(
             typer.echo(
                 f"engine {race['engine_s']:.2f} s vs pymatting closed form "
                 f"{race['pymatting_cf_s']:.2f} s on the same {race['frame']} frame and "
-                f"trimaps ({race['people']} people): {race['speedup']:.1f}x"
+                f"trimaps ({race['people']} people): {race['speedup']:.1f}x; process CPU "
+                f"{race['engine_cpu_s']:.2f} s vs {race['pymatting_cf_cpu_s']:.2f} s: "
+                f"{race['cpu_speedup']:.1f}x"
             )
     total = time.perf_counter() - started
     typer.echo(b.table(results))

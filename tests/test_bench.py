@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import cv2
 import numpy as np
@@ -62,6 +63,10 @@ def test_bench_cli_small_shot(tmp_path, cli):
     # end to end per frame, and the I/O floor (decode + encode alone) beside it
     assert result["wall_s"] > 0 and 0 < result["io_floor_s"] < result["wall_s"]
     assert "I/O floor" in r.stdout and "wall s/frame" in r.stdout
+    # process CPU time per frame (the figure a shared box does not inflate): no more than
+    # every core busy for the whole wall time
+    assert 0 < result["cpu_s"] <= result["wall_s"] * (os.cpu_count() or 1)
+    assert "CPU s/frame" in r.stdout
     # ru_maxrss of the worker process: at least what torch + numpy take once imported.
     assert result["peak_rss_mib"] >= result["rss_before_mib"] > 50
     # Outputs were written then cleaned up; the generated shot stays cached.

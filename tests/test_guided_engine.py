@@ -206,8 +206,9 @@ def test_tiled_refinement_matches_single_solve():
     alpha[:, 50:60] = torch.linspace(0, 1, 10)
     image = _composite(alpha, seed=5)
     known = ((alpha == 0) | (alpha == 1)).float()
-    whole = solve_alpha_pyramid(image, known, alpha.round(), tile=4096, fine_iters=100)
-    tiled = solve_alpha_pyramid(image, known, alpha.round(), tile=48, overlap=16, fine_iters=100)
+    common = dict(fine_iters=100, solver="tiled")
+    whole = solve_alpha_pyramid(image, known, alpha.round(), tile=4096, **common)
+    tiled = solve_alpha_pyramid(image, known, alpha.round(), tile=48, overlap=16, **common)
     assert float((whole - tiled).abs().max()) < 0.05
     assert float((tiled - alpha).abs().mean()) < 0.01
 
