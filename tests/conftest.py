@@ -11,6 +11,27 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: Thread-pool sizes of one xdist worker and of every process it starts (see one_core_per_worker).
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def under_xdist() -> bool:
+    """True in a pytest-xdist worker (pyproject's addopts run the suite on ``-n 2`` workers)."""
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
+def pytest_configure(config) -> None:
+    """One core per xdist worker: the suite runs on two workers on a two-core box, and torch's
+    default pool (one thread per core) in each of them, and in each CLI process they start,
+    oversubscribes the cores; the guided solver's many small ops then run several times slower
+    (conftest's one_torch_thread measures why). A serial run (``-n 0``) keeps torch's default."""
+    if not under_xdist():
+        return
+    os.environ.update(SINGLE_THREAD_ENV)  # inherited by every subprocess a test starts
+    import torch
+
+    torch.set_num_threads(1)
+
 
 def find_shared_data() -> Path | None:
     """../shared/data beside the checkout (CI clones next to a copy of shared/), or $VFXMATTE_SHARED_DATA."""
