@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +88,54 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+@contextlib.contextmanager
+def _fd_captured(fd: int) -> Iterator[Callable[[], str]]:
+    """Send file descriptor ``fd`` to a temp file for the block; yields a reader of its text.
+    Why: a C library (OpenImageIO, OpenColorIO) prints to the descriptor, not to sys.stderr."""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(fd)
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield lambda: (sink.seek(0), sink.read().decode(errors="replace"))[1]
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def run_cli_in_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`vfxmatte ARGS` through ``cli.main.main`` in this process, as :func:`run_cli` returns it.
+
+    For commands refused before any work (bad arguments, missing files): there a process adds
+    only its start (~4 s of imports) to what is checked. Python's and the C libraries' output are
+    both captured; torch's thread count and the working folder are restored afterwards.
+    """
+    import torch
+
+    from cli.main import main
+
+    threads, here = torch.get_num_threads(), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with _fd_captured(1) as fd_out, _fd_captured(2) as fd_err:
+        os.chdir(cwd or REPO_ROOT)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            os.chdir(here)
+            torch.set_num_threads(threads)
+        stdout, stderr = out.getvalue() + fd_out(), err.getvalue() + fd_err()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # SystemExit("message"): Python prints it and exits 1
+        stderr, code = stderr + f"{code}\n", 1
+    return subprocess.CompletedProcess(["vfxmatte", *map(str, args)], code, stdout, stderr)
 
 
 @pytest.fixture
