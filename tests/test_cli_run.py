@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-from conftest import REPO_ROOT, cli_env, run_cli
+from conftest import REPO_ROOT, cli_env, run_cli, run_cli_in_process
 
 from vfxmatte.demo import make_demo_shot
 from vfxmatte.errors import ExitCode
@@ -155,8 +155,11 @@ def test_missing_frames_in_range(shot, tmp_path):
         ),
     ],
 )
-def test_bad_arguments(shot, tmp_path, extra, code, needle):
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1001"), *extra)
+def test_bad_arguments(shot, tmp_path, extra, code, needle, one_torch_thread):
+    # Refused before the first frame: in this process, without a ~4 s process start per case.
+    proc = run_cli_in_process(
+        *_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1001"), *extra
+    )
     _assert_one_line_error(proc, code, needle)
     assert not list(tmp_path.rglob("*.exr"))
 
