@@ -186,11 +186,11 @@ def test_movie_plate_and_prores_preview(shot, tmp_path):
     _one_line_error(proc, ExitCode.MISSING_INPUT, "1001", "frames 1-10", "--start-frame")
 
 
-def test_movie_ffmpeg_cannot_decode(shot, tmp_path):
+def test_movie_ffmpeg_cannot_decode(shot, tmp_path, one_torch_thread):
     require_or_skip(_has_ffmpeg(), "ffmpeg/ffprobe not installed (apt-get install -y ffmpeg)")
     bad = tmp_path / "broken.mov"
     bad.write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(range(256)) * 40)
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", plate=str(bad)))
+    proc = run_cli_in_process(*_args(shot, tmp_path / "o" / "m.####.exr", plate=str(bad)))
     _one_line_error(proc, ExitCode.MISSING_INPUT, "broken.mov", "cannot be decoded by ffmpeg")
 
 
