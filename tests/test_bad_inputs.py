@@ -9,9 +9,7 @@ docs/hardening.md lists the same inputs with what each gets.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import signal
 import subprocess
@@ -34,7 +32,7 @@ from bad_files import (
     write_plate,
     write_two_channel,
 )
-from conftest import REPO_ROOT, cli_env, run_cli
+from conftest import REPO_ROOT, cli_env, run_cli, run_cli_in_process
 
 from vfxmatte.errors import ExitCode
 from vfxmatte.io.images import Window, write_exr
@@ -301,20 +299,6 @@ def _snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def run_in_process(args: list[str]) -> tuple[int, str]:
-    """`vfxmatte run ARGS` through cli.main.main in this process: (exit code, stderr)."""
-    from cli.main import main
-
-    err, out = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            main(["run", *args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     return make_tiny_shot(tmp_path_factory.mktemp("pristine") / "shot").folder
@@ -330,16 +314,12 @@ def test_bad_input(case: Case, pristine: Path, tmp_path: Path, one_torch_thread)
     args = case.setup(shot, out)
     args = [a.replace("CLEAN", shot.clean) if a == "CLEAN" else a for a in args]
     before = _snapshot(tmp_path)
+    # cwd: relative spellings resolve as in a shell started there
     if case.subprocess:
         proc = run_cli("run", *args, cwd=REPO_ROOT, timeout=120)
-        code, stderr = proc.returncode, proc.stderr
-    else:
-        cwd = os.getcwd()
-        os.chdir(REPO_ROOT)  # relative spellings resolve as in a shell started there
-        try:
-            code, stderr = run_in_process(args)
-        finally:
-            os.chdir(cwd)
+    else:  # output captured down to the file descriptors, as a process's would be
+        proc = run_cli_in_process("run", *args, cwd=REPO_ROOT)
+    code, stderr = proc.returncode, proc.stderr
     lines = stderr.strip().splitlines()
     assert code == int(case.code), stderr
     assert len(lines) == 1, stderr

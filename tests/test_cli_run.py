@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-from conftest import REPO_ROOT, cli_env, run_cli
+from conftest import REPO_ROOT, cli_env, run_cli, run_cli_in_process
 
 from vfxmatte.demo import make_demo_shot
 from vfxmatte.errors import ExitCode
@@ -127,13 +127,14 @@ def readonly_dir(tmp_path):
         folder.chmod(0o755)
 
 
-def test_unwritable_output_folder(shot, readonly_dir):
-    proc = run_cli(*_args(shot, readonly_dir / "m.####.exr", "--frames", "1001"))
+def test_unwritable_output_folder(shot, readonly_dir, one_torch_thread):
+    # Refused before the first frame (as are the next tests'): in this process, no ~4 s start.
+    proc = run_cli_in_process(*_args(shot, readonly_dir / "m.####.exr", "--frames", "1001"))
     _assert_one_line_error(proc, ExitCode.OUTPUT_FAILURE, str(readonly_dir))
 
 
-def test_missing_frames_in_range(shot, tmp_path):
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1003-1008"))
+def test_missing_frames_in_range(shot, tmp_path, one_torch_thread):
+    proc = run_cli_in_process(*_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1003-1008"))
     _assert_one_line_error(proc, ExitCode.MISSING_INPUT, "1005-1008", "missing")
     assert not (tmp_path / "o").exists()  # refused before anything was written
 
@@ -155,8 +156,11 @@ def test_missing_frames_in_range(shot, tmp_path):
         ),
     ],
 )
-def test_bad_arguments(shot, tmp_path, extra, code, needle):
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1001"), *extra)
+def test_bad_arguments(shot, tmp_path, extra, code, needle, one_torch_thread):
+    # Refused before the first frame: in this process, without a ~4 s process start per case.
+    proc = run_cli_in_process(
+        *_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1001"), *extra
+    )
     _assert_one_line_error(proc, code, needle)
     assert not list(tmp_path.rglob("*.exr"))
 
@@ -253,8 +257,8 @@ def test_sigkill_then_skip_existing_completes(tmp_path):
     assert len(stale) <= 1  # at most the killed writer's temp, hidden and never a frame
 
 
-def test_info_lists_engines():
-    proc = run_cli("info")
+def test_info_lists_engines(one_torch_thread):
+    proc = run_cli_in_process("info")
     assert proc.returncode == 0
     assert "guided" in proc.stdout and "OCIO config" in proc.stdout
 

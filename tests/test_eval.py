@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import run_cli_in_process
 
 from vfxmatte.errors import InvalidInputError, MissingInputError
 from vfxmatte.evaluation import dataset as ds
@@ -172,7 +173,8 @@ def test_eval_cli_clip_temporal_metrics(tmp_path, cli):
     assert per["mask"]["dtssd"] >= 0 and results["summary"]["guided"]["dtssd"] is not None
 
 
-def test_eval_cli_malformed_dataset_exit_code(tmp_path, cli):
+def test_eval_cli_malformed_dataset_exit_code(tmp_path, one_torch_thread):
+    cli = run_cli_in_process  # refused before any work: no ~4 s process start per call
     root = make_image_set(tmp_path / "set")
     for p in (root / "alphas" / "a").iterdir():
         p.unlink()

@@ -6,6 +6,7 @@ import json
 import socket
 from pathlib import Path
 
+from conftest import run_cli_in_process
 from farm_helpers import demo_shots, shot_entry, write_shot_list
 
 from vfxmatte.errors import ExitCode
@@ -59,7 +60,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path, cli):
     )
 
 
-def test_single_shot_needs_plate_and_out(tmp_path: Path, cli):
-    proc = cli("farm", "submit", "--plate", tmp_path / "p.####.exr")
+def test_single_shot_needs_plate_and_out(tmp_path: Path, one_torch_thread):
+    proc = run_cli_in_process("farm", "submit", "--plate", tmp_path / "p.####.exr")
     assert proc.returncode == ExitCode.BAD_ARGUMENTS
     assert "--plate and --out" in proc.stderr

@@ -7,7 +7,7 @@ is checked end to end in about a minute; quality is test_maggie_train's and docs
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 
 from vfxmatte.demo import make_demo_shot
 from vfxmatte.engines.maggie import checkpoint
@@ -70,17 +70,21 @@ def test_train_resume_finetune_run_export(tmp_path):
 
 
 @pytest.mark.integration
-def test_user_mistakes_are_one_line_errors(tmp_path):
+def test_user_mistakes_are_one_line_errors(tmp_path, one_torch_thread):
+    # Refused before any work: in this process (same entry point, output captured down to the
+    # file descriptors), without three process starts.
     shot = make_demo_shot(tmp_path / "shot", frames=1, width=64, height=48)
     masks = [a for name, p in shot.masks.items() for a in ("--mask", f"{name}={p}")]
-    proc = run_cli(
+    proc = run_cli_in_process(
         "run", "--plate", shot.plate, *masks, "--engine", "maggie", "--device", "cpu",
         "--out", tmp_path / "o.####.exr",
     )  # fmt: skip
     _one_line_error(proc, ExitCode.BAD_ARGUMENTS, "--weights")
-    proc = run_cli("models", "export", "--weights", tmp_path / "no.safetensors", "--out", "x.onnx")
+    proc = run_cli_in_process(
+        "models", "export", "--weights", tmp_path / "no.safetensors", "--out", "x.onnx"
+    )
     _one_line_error(proc, ExitCode.BAD_ARGUMENTS, "no such file")
-    proc = run_cli(
+    proc = run_cli_in_process(
         "finetune", "--plate", shot.plate, *masks, "--truth", "nobody=x.####.exr",
         "--frames", str(shot.frames[0]), "--out", tmp_path / "s.safetensors",
     )  # fmt: skip

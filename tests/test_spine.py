@@ -17,7 +17,7 @@ import OpenImageIO as oiio
 import pytest
 import torch
 import typer
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 
 from cli.run_cmd import spec_from_cli
 from vfxmatte.engines import (
@@ -122,9 +122,10 @@ def test_job_flags_beside_job_override_its_fields(tmp_path):
         ("serch_k=0.5", ["did you mean search_k?"]),
     ],
 )
-def test_bad_engine_options_exit_2_before_any_frame(tmp_path, option, needles):
-    # the plate does not exist: reaching any frame would exit 3 (missing input) instead
-    proc = run_cli("run", "--plate", str(tmp_path / "none.####.exr"), "--out",
+def test_bad_engine_options_exit_2_before_any_frame(tmp_path, option, needles, one_torch_thread):
+    # the plate does not exist: reaching any frame would exit 3 (missing input) instead; refused
+    # before any work, so in this process (no ~4 s process start per case)
+    proc = run_cli_in_process("run", "--plate", str(tmp_path / "none.####.exr"), "--out",
                    str(tmp_path / "o.####.exr"), "--mask", f"p={tmp_path / 'm.####.png'}",
                    "--frames", "1", "--engine-option", option)  # fmt: skip
     assert proc.returncode == int(ExitCode.BAD_ARGUMENTS), proc.stderr

@@ -5,7 +5,7 @@ import json
 
 import cv2
 import numpy as np
-from conftest import run_cli
+from conftest import run_cli, run_cli_in_process
 
 from vfxmatte.evaluation.dataset import discover, load
 from vfxmatte.synth import faults as F
@@ -139,14 +139,16 @@ def test_id_swap_draw():
     assert F.swap_frame(np.random.default_rng(0), 0.0, 10, 3) == {}
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    proc = run_cli("synth", tmp_path / "o", "--foregrounds", tmp_path / "nope", "--procedural", "1")
+def test_cli_errors_are_one_line(tmp_path, one_torch_thread):
+    # Refused before any work: in this process, without three ~4 s process starts.
+    run = run_cli_in_process
+    proc = run("synth", tmp_path / "o", "--foregrounds", tmp_path / "nope", "--procedural", "1")
     assert proc.returncode == 3 and "foreground folder not found" in proc.stderr
     assert "Traceback" not in proc.stderr
     fg = _foregrounds(tmp_path / "fg")
-    proc = run_cli("synth", tmp_path / "o", "--foregrounds", fg)
+    proc = run("synth", tmp_path / "o", "--foregrounds", fg)
     assert proc.returncode == 2 and "no backgrounds" in proc.stderr
-    proc = run_cli(
+    proc = run(
         "synth", tmp_path / "o", "--foregrounds", fg, "--procedural", "1", "--fault", "grow=3"
     )
     assert proc.returncode == 2 and "faults.grow" in proc.stderr

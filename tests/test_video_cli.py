@@ -7,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import require_or_skip, run_cli
+from conftest import require_or_skip, run_cli, run_cli_in_process
 
 from vfxmatte.demo import make_demo_shot
 from vfxmatte.errors import ExitCode
@@ -106,10 +106,13 @@ def test_preroll_frames_step_with_the_range_and_stop_at_gaps(shot, tmp_path):
     assert "2 of 4 frame(s) before 1003 (999-1000) do not exist; uses 1001-1002" in j.preroll_note
 
 
-def test_keyframes_outside_the_shot(shot, tmp_path):
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", "--keyframes", "1001,1200"))
+def test_keyframes_outside_the_shot(shot, tmp_path, one_torch_thread):
+    # Refused before the first frame: in this process, without two ~4 s process starts.
+    proc = run_cli_in_process(
+        *_args(shot, tmp_path / "o" / "m.####.exr", "--keyframes", "1001,1200")
+    )
     _one_line_error(proc, ExitCode.BAD_ARGUMENTS, "--keyframes 1200", "outside the plate's frames")
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", "--keyframes", "10x"))
+    proc = run_cli_in_process(*_args(shot, tmp_path / "o" / "m.####.exr", "--keyframes", "10x"))
     _one_line_error(proc, ExitCode.BAD_ARGUMENTS, "--keyframes")
     assert not (tmp_path / "o").exists()
 
@@ -183,16 +186,16 @@ def test_movie_plate_and_prores_preview(shot, tmp_path):
     _one_line_error(proc, ExitCode.MISSING_INPUT, "1001", "frames 1-10", "--start-frame")
 
 
-def test_movie_ffmpeg_cannot_decode(shot, tmp_path):
+def test_movie_ffmpeg_cannot_decode(shot, tmp_path, one_torch_thread):
     require_or_skip(_has_ffmpeg(), "ffmpeg/ffprobe not installed (apt-get install -y ffmpeg)")
     bad = tmp_path / "broken.mov"
     bad.write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(range(256)) * 40)
-    proc = run_cli(*_args(shot, tmp_path / "o" / "m.####.exr", plate=str(bad)))
+    proc = run_cli_in_process(*_args(shot, tmp_path / "o" / "m.####.exr", plate=str(bad)))
     _one_line_error(proc, ExitCode.MISSING_INPUT, "broken.mov", "cannot be decoded by ffmpeg")
 
 
-def test_preview_must_be_a_mov(shot, tmp_path):
-    proc = run_cli(
+def test_preview_must_be_a_mov(shot, tmp_path, one_torch_thread):
+    proc = run_cli_in_process(
         *_args(shot, tmp_path / "o" / "m.####.exr", "--frames", "1001", "--preview", "x.mp4")
     )
     _one_line_error(proc, ExitCode.BAD_ARGUMENTS, "--preview", ".mov")
