@@ -303,6 +303,7 @@ def adaptive_trimap(
     reach_density: float = 0.8,
     reach_texture: float = 0.04,
     reach_faint: float = REACH_FAINT,
+    reach_far_share: float = 0.0,
 ) -> TrimapResult:
     """Image-driven trimap of one person from their rough mask.
 
@@ -316,7 +317,9 @@ def adaptive_trimap(
     noise covariance, far sharper than any sampled model. Colour models are fitted at a reduced
     resolution (long side ``work_side``) because they are smooth by construction: their cost
     stays flat at 4K. ``reach`` (> ``search`` turns it on) and the ``reach_*`` gates: the unknown
-    region may grow up to ``reach`` px outside the mask along strands (``_reach_ring``).
+    region may grow up to ``reach`` px outside the mask along strands (``_reach_ring``);
+    ``reach_far_share`` (> 0 turns it on): a strand's colour is rarer than this share among the
+    far background nearby (``_far_share``).
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
@@ -412,6 +415,7 @@ def adaptive_trimap(
                 reach_texture,
                 margin,
                 reach_faint,
+                reach_far_share,
             ),
         )
     if others is not None:
@@ -439,6 +443,7 @@ def _reach_ring(
     texture,
     margin,
     faint=0.0,
+    far_share=0.0,
 ):
     """Unknown pixels beyond the search band, up to ``reach`` px outside the mask.
 
@@ -456,6 +461,11 @@ def _reach_ring(
       ``density`` candidates, because a *solid* foreground-coloured region out there is
       another object (a white keyboard behind a silver mesh basket, bokeh of the flower's
       colour), not a fringe;
+    - a candidate's colour must be rare (share below ``far_share``, when > 0) among the far
+      background around it: one Gaussian cannot describe a background of two colours (a
+      window grid: pale wall, dark frames), so the grid's dark lines come out "more like the
+      (dark-haired) person" although the far background is full of them; a strand's colour is
+      one the background out there does not show (``_far_share``);
     - the unknown region grows through candidates (gaps up to ``bridge`` px closed) only while
       connected to the band's unknown pixels, then gets the usual ``margin``.
     """
@@ -476,6 +486,9 @@ def _reach_ring(
         like = like | _faint_strand(
             img, x_ring, ys, xs, _model_at(gf, ys, xs, (h, w)), search, faint
         )
+    if far_share > 0:
+        rad = max(4, round(1.5 * reach * scale))
+        like = like & (_far_share(img_s, far_s, rad, img[:, ys, xs], ys, xs, (h, w)) < far_share)
     cand = torch.zeros((h, w), device=img.device)
     cand[ys, xs] = like.float()[0] * ring[ys, xs]
     if density < 1:
@@ -483,6 +496,50 @@ def _reach_ring(
     cand = cand * dilate((energy > texture).float(), 2)
     grown = _grow_through(unknown, cand, reach - search, bridge, ring)
     return dilate(grown * (1 - unknown), margin)
+
+
+FAR_LEVELS = 6  # colour bins per channel of the far background's local histogram
+
+
+def _far_share(
+    img_s: torch.Tensor,
+    far_s: torch.Tensor,
+    radius: int,
+    x: torch.Tensor,
+    ys: torch.Tensor,
+    xs: torch.Tensor,
+    size: tuple[int, int],
+) -> torch.Tensor:
+    """Share of the far-background samples (``far_s`` on the reduced grid ``img_s``) within
+    ``radius`` that fall in the colour bin of each pixel ``x`` (3,N) at full-resolution
+    ``ys, xs`` of a frame of ``size``; returned as (1,N).
+
+    A local colour histogram rather than a Gaussian: the background beside a head is often two
+    or more colours (wall and window frames, leaves and sky), and only a histogram says that a
+    dark pixel is common out there. Two bin grids half a bin apart (the larger share counts),
+    so a colour on a bin edge is not split in two.
+    """
+    levels = FAR_LEVELS
+    hs, ws = img_s.shape[-2:]
+    total = box_sum(far_s[None], radius)[0].clamp_min(1.0)
+    # nearest reduced-grid pixel of each full-resolution pixel
+    ry = ((ys.float() + 0.5) * hs / size[0]).long().clamp(0, hs - 1)
+    rx = ((xs.float() + 0.5) * ws / size[1]).long().clamp(0, ws - 1)
+    share = torch.zeros(x.shape[-1], device=x.device)
+    for shift in (0.0, 0.5):
+        bins_s = _colour_bin(img_s.reshape(3, -1), levels, shift).reshape(hs, ws)
+        bins_x = _colour_bin(x, levels, shift)
+        for b in torch.unique(bins_x).tolist():
+            hit = bins_x == b
+            count = box_sum(((bins_s == b).float() * far_s)[None], radius)[0]
+            share[hit] = torch.maximum(share[hit], (count / total)[ry[hit], rx[hit]])
+    return share[None]
+
+
+def _colour_bin(x: torch.Tensor, levels: int, shift: float) -> torch.Tensor:
+    """Index of each colour (3,N) in a ``levels``^3 grid of bins shifted by ``shift`` bins."""
+    q = (x.clamp(0, 1) * levels + shift).floor().long().clamp(0, levels)
+    return (q[0] * (levels + 1) + q[1]) * (levels + 1) + q[2]
 
 
 def _faint_strand(img, x, ys, xs, gf, search: int, faint: float) -> torch.Tensor:
