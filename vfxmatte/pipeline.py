@@ -283,7 +283,7 @@ class Job:
         joins = self._last_pushed is not None and frame - self._step == self._last_pushed
         self._last_pushed = frame
         tag = (plate, mask_frame, clock.laps)
-        return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins)]
+        return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins, rgb)]
 
     def flush_frames(self) -> list[MatteFrame]:
         """The frames a lagging smoother still holds (end of the range or before a gap)."""

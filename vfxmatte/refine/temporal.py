@@ -106,6 +106,9 @@ class Smoothed:
     alphas: np.ndarray
     override: np.ndarray
     large: np.ndarray
+    # (ys, xs): the only pixels where ``alphas`` may differ from the raw alphas (None: nowhere),
+    # so a caller re-checks instance consistency there only (a 4K frame's edges, not its area)
+    changed: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def frame_data(
@@ -380,7 +383,10 @@ def _result(
         counts += ((o > SUPPORT) & (r <= SUPPORT)).sum(1)
         diff = np.abs(o - r).sum(1, dtype=np.float64)
     override = (diff / np.maximum(counts, 1)).astype(np.float32)
-    return Smoothed(out.astype(np.float32, copy=False), override, override > LARGE_OVERRIDE)
+    changed = (ys, xs) if ys is not None and len(ys) else None
+    return Smoothed(
+        out.astype(np.float32, copy=False), override, override > LARGE_OVERRIDE, changed
+    )
 
 
 class FlowCache:
