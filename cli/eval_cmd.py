@@ -41,6 +41,13 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option(min=1, help="Only the first N images (or N frames per clip)")
     ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="A reference run's results.json (e.g. --temporal-strength 0): clips are also "
+            "scored against it (dtSSD, per-instance MAD, worst frame's MAD ratio)"
+        ),
+    ] = None,
     sheet_rows: Annotated[int, typer.Option(min=0, help="Rows in the contact sheet")] = 6,
     per_sample: Annotated[bool, typer.Option(help="Print the per-sample table too")] = True,
     folds: Annotated[
@@ -95,6 +102,7 @@ def eval_command(
         temporal_strength=temporal_strength,
         limit=limit,
         sheet_rows=sheet_rows,
+        against=against,
         log=lambda line: typer.echo(line, err=True),
     )
     typer.echo(render(outcome.results, per_sample=per_sample))

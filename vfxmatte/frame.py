@@ -96,14 +96,32 @@ class WindowStream:
 
     def _finish(self, position: int, smoothed: Smoothed) -> Pending:
         item = self._held.pop(position)
-        alphas, union = enforce_instance_consistency(torch.from_numpy(smoothed.alphas))
-        item.result.alphas, item.result.union = alphas.numpy(), union.numpy()
+        item.result.alphas, item.result.union = _consistent_where_changed(
+            smoothed, item.result.union
+        )
         item.result.diagnostics = {
             **item.result.diagnostics,
             "smooth_override": [float(v) for v in smoothed.override],
             "smooth_large": [bool(v) for v in smoothed.large],
         }
         return item
+
+
+def _consistent_where_changed(
+    smoothed: Smoothed, raw_union: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Instance consistency of smoothed alphas and their union, checked only at the pixels the
+    smoother may have changed: elsewhere the alphas are the raw ones, already consistent, and
+    their union is the raw union (at 4K this is most of the smooth stage's saving)."""
+    alphas = smoothed.alphas
+    if smoothed.changed is None:
+        return alphas, raw_union
+    ys, xs = smoothed.changed
+    fixed, union_at = enforce_instance_consistency(torch.from_numpy(alphas[:, ys, xs]))
+    alphas[:, ys, xs] = fixed.numpy()
+    union = raw_union.copy()
+    union[ys, xs] = union_at.numpy()
+    return alphas, union
 
 
 def make_stream(strength: float) -> TemporalStream | None:
@@ -167,7 +185,10 @@ class FramePath:
         active: Sequence[bool] | None = None,
         tag: Any = None,
         joins: bool = True,
+        rgb: np.ndarray | None = None,
     ) -> list[FrameResult]:
+        """Push one frame; ``rgb``: the same image as ``inp.image`` as an (H, W, 3) float32 array
+        when the caller has one (the smoother keeps it: no copy back from the tensor)."""
         ready = self.flush() if (inp.new_shot or not joins) else []
         t0 = time.perf_counter()
         out = run_engine(self.engine, inp)
@@ -186,7 +207,9 @@ class FramePath:
         if self.stream is None:
             return [*ready, result]
         t2 = time.perf_counter()
-        rgb = np.ascontiguousarray(inp.image.permute(1, 2, 0).float().cpu().numpy())
+        if rgb is None:
+            rgb = inp.image.permute(1, 2, 0).float().cpu().numpy()
+        rgb = np.ascontiguousarray(rgb, np.float32)
         done = self.stream.push(Pending(result, rgb, active))
         result.timings["smooth"] = time.perf_counter() - t2
         return [*ready, *(p.result for p in done)]

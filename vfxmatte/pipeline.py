@@ -130,7 +130,6 @@ class Job:
         self.masks: MaskSource = self._open_masks()
         self.path = FramePath(self.engine, spec.temporal_strength)
         self._last_pushed: int | None = None
-        self._pending: list[MatteFrame] = []  # finished pre-roll/range frames not yet delivered
         self._to_write: set[int] = set()  # pushed to be written, not yet written
         self._step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         self.frame_timings: dict[int, dict[str, float]] = {}  # seconds per stage, written frames
@@ -283,7 +282,7 @@ class Job:
         joins = self._last_pushed is not None and frame - self._step == self._last_pushed
         self._last_pushed = frame
         tag = (plate, mask_frame, clock.laps)
-        return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins)]
+        return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins, rgb)]
 
     def flush_frames(self) -> list[MatteFrame]:
         """The frames a lagging smoother still holds (end of the range or before a gap)."""
@@ -406,23 +405,8 @@ class Job:
             self.on_event(
                 ProgressEvent(EventKind.WARNING, self.frames[0], message=self.preroll_note)
             )
-        for i, frame in enumerate(self.preroll_frames):
-            if should_stop():
-                raise CancelledError(f"cancelled in pre-roll before frame {frame}")
-            t0 = time.perf_counter()
-            self._pending.extend(self.push_frame(frame, new_shot=first))
-            first = False
-            self.on_event(
-                ProgressEvent(
-                    EventKind.PREROLL,
-                    frame,
-                    0,
-                    total,
-                    seconds=time.perf_counter() - t0,
-                    message=f"pre-roll {i + 1}/{len(self.preroll_frames)}, not written",
-                )
-            )
         preview = _PreviewSink(self.spec.preview, getattr(self.plate, "fps", 24.0))
+        first = self._push_unwritten(self.preroll_frames, first, should_stop, result, preview)
         # read-ahead and write-behind (vfxmatte.io.prefetch): decode, colour and encode overlap
         # the engine; image sequences only (a movie decodes through one ffmpeg pipe)
         depth = io_depth() if isinstance(self.plate, ImageSequencePlate) else 0
@@ -492,19 +476,19 @@ class Job:
                 extra = self._bridge(last, frame)
                 if extra is None:
                     if owed and last is not None:
-                        self._push_unwritten(self._look_ahead(last), "look-ahead", last, result,
-                                             preview, first, should_stop)  # fmt: skip
+                        self._push_unwritten(self._look_ahead(last), first, should_stop,
+                                             result, preview, "look-ahead", last)  # fmt: skip
                     self._deliver(self.flush_frames(), result, preview)  # no state over a gap
                     first, owed = True, False
                     extra = self._lead_in_frames(frame)
-                self._push_unwritten(extra, "lead-in", frame, result, preview, first, should_stop)
-                first = first and not extra
+                first = self._push_unwritten(extra, first, should_stop, result, preview,
+                                             "lead-in", frame)  # fmt: skip
             self._to_write.add(frame)
             self._deliver(self.push_frame(frame, new_shot=first), result, preview)
             first, owed, last = False, True, frame
         if owed and last is not None:
-            self._push_unwritten(self._look_ahead(last), "look-ahead", last, result, preview,
-                                 first, should_stop)  # fmt: skip
+            self._push_unwritten(self._look_ahead(last), first, should_stop, result, preview,
+                                 "look-ahead", last)  # fmt: skip
         self._write_remaining(result, preview)
 
     def _write_remaining(self, result: JobResult, preview: _PreviewSink) -> None:
@@ -525,20 +509,28 @@ class Job:
     def _push_unwritten(
         self,
         frames: list[int],
-        role: str,
-        anchor: int,
-        result: JobResult,
-        preview: _PreviewSink,
         first: bool,
         should_stop: Callable[[], bool],
-    ) -> None:
-        """Matte window frames that this job does not write (lead-in, bridge, look-ahead)."""
-        for extra in frames:
+        result: JobResult,
+        preview: _PreviewSink,
+        role: str | None = None,
+        anchor: int | None = None,
+    ) -> bool:
+        """Matte frames this job does not write: the chunk's pre-roll (``role`` None) or the
+        smoother's ``role`` frames (lead-in, bridge, look-ahead) around ``anchor``. Each is
+        pushed through the per-frame path (frames of the range that a push finishes are
+        written) with a PREROLL event. Returns whether the next push starts a shot."""
+        for i, extra in enumerate(frames):
             if should_stop():
-                raise CancelledError(f"cancelled in the temporal {role} of frame {anchor}")
+                raise CancelledError(
+                    f"cancelled in the temporal {role} of frame {anchor}"
+                    if role
+                    else f"cancelled in pre-roll before frame {extra}"
+                )
             t0 = time.perf_counter()
             self._deliver(self.push_frame(extra, new_shot=first), result, preview)
             first = False
+            what = f"temporal {role} for {anchor}" if role else f"pre-roll {i + 1}/{len(frames)}"
             self.on_event(
                 ProgressEvent(
                     EventKind.PREROLL,
@@ -546,9 +538,10 @@ class Job:
                     0,
                     len(self.frames),
                     seconds=time.perf_counter() - t0,
-                    message=f"temporal {role} for {anchor}, not written",
+                    message=f"{what}, not written",
                 )
             )
+        return first
 
     def _lead_in_frames(self, frame: int) -> list[int]:
         """The unbroken run of existing plate frames just before ``frame`` on the job's step
@@ -586,14 +579,13 @@ class Job:
 
     def _deliver(self, mattes: list[MatteFrame], result: JobResult, preview: _PreviewSink) -> None:
         """Write the frames the per-frame path has finished (pre-roll frames are dropped)."""
-        for matte in [*self._pending, *mattes]:
+        for matte in mattes:
             if matte.frame not in self._to_write:
                 continue  # pre-roll, lead-in, look-ahead, or a later recomputation of a frame
             self._to_write.discard(matte.frame)
             self._report_mask_states(matte, result)
             self._writes.submit(self.write_frame, matte)
             self._written(self._writes.drain(), result, preview)
-        self._pending = []
 
     def _written(self, done, result: JobResult, preview: _PreviewSink) -> None:
         """Book frames whose write finished: timings, preview, result, progress event."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vfxmatte import __version__
+from vfxmatte.evaluation.against import against_lines
 from vfxmatte.evaluation.dataset import Dataset
 from vfxmatte.evaluation.methods import Method
 from vfxmatte.evaluation.runner import EvalRun, metrics_keys
@@ -212,6 +213,8 @@ def render(results: dict, per_sample: bool = True) -> str:
     ]
     if results["clips"]:
         parts += ["", clip_table(results)]
+    if results.get("against"):
+        parts += ["", *against_lines(results["against"])]
     if per_sample:
         parts += ["", sample_table(results)]
     parts += ["", *(f"note: {n}" for n in results["notes"])]

@@ -9,6 +9,7 @@ from typing import Any
 
 from vfxmatte.devices import resolve_device
 from vfxmatte.errors import BadArgumentError
+from vfxmatte.evaluation.against import compare_runs, load_reference
 from vfxmatte.evaluation.dataset import discover
 from vfxmatte.evaluation.methods import PymattingCF, check_baselines, make_methods
 from vfxmatte.evaluation.report import build_results, write_results
@@ -38,10 +39,15 @@ def run_evaluation(
     temporal_strength: float | None = None,
     limit: int | None = None,
     sheet_rows: int = 6,
+    against: str | Path | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> EvalOutcome:
-    """Evaluate ``engine`` and ``baselines`` on a dataset; everything lands under ``out``."""
+    """Evaluate ``engine`` and ``baselines`` on a dataset; everything lands under ``out``.
+
+    against: a reference run's results.json (or its folder): clips are also scored against it
+    (dtSSD, per-instance MAD, worst frame's MAD ratio; :mod:`vfxmatte.evaluation.against`)."""
     check_baselines(baselines or [])
+    reference = load_reference(against) if against is not None else None
     if not engine and not baselines:
         raise BadArgumentError("nothing to evaluate: give --engine and/or --baseline")
     dataset = discover(dataset_path, guidance, limit)
@@ -69,6 +75,8 @@ def run_evaluation(
             )
     results = build_results(run, dataset, methods, guidance, resolved, notes)
     sheet_path = sheet.save(out / "contact_sheet.png")
+    if reference is not None:
+        results["against"] = compare_runs(results, reference)
     results["contact_sheet"] = str(sheet_path) if sheet_path else None
     json_path, table_path = write_results(out, results)
     return EvalOutcome(results, json_path, table_path, sheet_path)
