@@ -33,6 +33,8 @@ CONVENTIONS = {
     "imq": "InstMatt: Hungarian on IoU(alpha >= 0.5), TP at IoU >= 0.5, s = 1 - min(10 err, 1) "
     "on the pair's union (alpha > 0), IMQ = sum s / (TP + FP/2 + FN/2); err = MAD or MSE",
     "leak": "mean predicted alpha_i over pixels where another instance's true alpha >= 0.99, x 1e3",
+    "strands": "share of the truth's strand alpha (soft, > 2 px from its solid part) brought back, "
+    "sum min(p, g) / sum g there; mean over the instances that have strands",
     "rough_mask_mad": "MAD of the rough mask itself against the truth, x 1e3",
     "sample_mean": "mean over the sample's instances; dataset mean = mean over samples",
 }
@@ -47,11 +49,12 @@ SUMMARY_COLUMNS = (
     ("imq_mse", "IMQ(mse)"),
     ("leak_max", "leak max"),
     ("leak_mean", "leak mean"),
+    ("strands", "strands"),
     ("dtssd", "dtSSD"),
     ("messddt", "MESSDdt"),
     ("seconds", "s/sample"),
 )
-HIGHER_IS_BETTER = {"imq_mad", "imq_mse"}
+HIGHER_IS_BETTER = {"imq_mad", "imq_mse", "strands"}
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -73,6 +76,7 @@ def summarise(run: EvalRun, methods: list[Method]) -> dict[str, dict]:
         entry["leak_mean"] = _mean(
             [i["leak"] for r in rows for i in r["instances"].values() if i["leak"] is not None]
         )
+        entry["strands"] = _mean([i.get("strands") for r in rows for i in r["instances"].values()])
         clip_scores = [c[m.name] for c in run.clips.values() if m.name in c]
         entry["dtssd"] = _mean([c["dtssd"] for c in clip_scores])
         entry["messddt"] = _mean([c["messddt"] for c in clip_scores])
@@ -129,7 +133,7 @@ def build_results(
 def _fmt(v: float | None, key: str = "") -> str:
     if v is None:
         return "-"
-    if key.startswith("imq"):
+    if key.startswith("imq") or key == "strands":
         return f"{v:.3f}"
     return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
 

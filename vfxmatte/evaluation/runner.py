@@ -23,6 +23,7 @@ from vfxmatte.errors import OutputError
 from vfxmatte.evaluation.dataset import Dataset, LoadedSample, load
 from vfxmatte.evaluation.methods import Method
 from vfxmatte.evaluation.sheet import SheetCollector
+from vfxmatte.evaluation.strands import strand_recovery
 from vfxmatte.evaluation.temporal import Smoother, SmootherFactory
 from vfxmatte.refine.consistency import enforce_instance_consistency
 
@@ -59,6 +60,7 @@ def score_instances(pred: np.ndarray, truth: np.ndarray, names: list[str]) -> di
             "grad": metrics.grad(pred[i], truth[i]),
             "conn": metrics.conn(pred[i], truth[i]),
             "leak": leaks[i],
+            "strands": _strands(pred[i], truth[i]),
         }
     mean = {k: float(np.mean([p[k] for p in per.values()])) for k in metrics_keys()}
     leak_values = [v for v in leaks if v is not None]
@@ -70,6 +72,12 @@ def score_instances(pred: np.ndarray, truth: np.ndarray, names: list[str]) -> di
         "imq_mad": metrics.imq(pred, truth, "mad").as_dict(),
         "imq_mse": metrics.imq(pred, truth, "mse").as_dict(),
     }
+
+
+def _strands(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    """Strand recovery (evaluation/strands.py); None where the truth has no strands."""
+    value = strand_recovery(pred, truth)
+    return None if np.isnan(value) else value
 
 
 def metrics_keys() -> tuple[str, ...]:
