@@ -151,7 +151,15 @@ def test_eval_cli_image_set_with_baselines(tmp_path, cli):
     # Closed-form with a band around rough masks must beat the masks themselves here.
     assert results["summary"]["pymatting-cf"]["mad"] < mask_sum["mad"]
     sample = results["samples"][0]["methods"]["guided"]
-    assert set(sample["instances"]["00"]) == {"sad", "mse", "mad", "grad", "conn", "leak"}
+    assert set(sample["instances"]["00"]) == {
+        "sad",
+        "mse",
+        "mad",
+        "grad",
+        "conn",
+        "leak",
+        "strands",
+    }
     assert sample["leak_max"] is not None and 0 <= sample["imq_mad"]["imq"] <= 1
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] == 320 * 7  # plate, masks, truth, layers, 3 errors

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from bad_files import SIZE, make_tiny_shot, plate_pixels, write_deep, write_multipart
-from test_bad_inputs import base, run_in_process
+from conftest import run_cli_in_process
+from test_bad_inputs import base
 
 from vfxmatte.errors import ExitCode
 from vfxmatte.io.atomic import TEMP_MARK, temp_path_for
@@ -91,8 +92,8 @@ def test_resume_removes_stale_temp_and_warns_about_renamed_layer(
     os.utime(foreign, (old, old))
     args = base(shot, out, "--skip-existing", "--progress-lines", masks=False)
     args += ["--mask", f"1st person={shot.mask}"]
-    code, stderr = run_in_process(args)
-    assert code == 0, stderr
+    result = run_cli_in_process("run", *args)
+    assert result.returncode == 0, result.stderr
     assert not stale.exists() and foreign.exists()
     frame = read_image(out / "m.1001.exr")
     assert "p1st_person.A" in frame.channels

@@ -84,20 +84,25 @@ def _hair_mass(h: int = 96, w: int = 128, seed: int = 0):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sampled_prior_improves_the_solve_in_a_hair_mass(seed):
+@pytest.mark.parametrize("solver", ["tiled", "band"])
+def test_sampled_prior_improves_the_solve_in_a_hair_mass(seed, solver):
+    """The prior cuts the tiled solve's error by more than 10%. The band solve (the default)
+    converges where the tiled one stops early, so its plain error on seed 0 is already a third
+    lower and the prior's gain there is small (about 2%; 14% on seed 1): it must still help."""
     image, alpha, trimap = _hair_mass(seed=seed)
     known = (trimap != 0.5).float()
     fg = (trimap > 0.75).float()
-    plain = solve_alpha_pyramid(image, known, fg, min_side=32, fine_iters=100)
+    plain = solve_alpha_pyramid(image, known, fg, min_side=32, fine_iters=100, solver=solver)
     s = sample_alpha(image, trimap, max_dist=80)
     with_prior = solve_alpha_pyramid(
         image, known, fg, prior=s.alpha, prior_weight=0.03 * s.confidence, min_side=32,
-        fine_iters=100,
+        fine_iters=100, solver=solver,
     )  # fmt: skip
     unknown = trimap == 0.5
     err_plain = float((plain - alpha).abs()[unknown].mean())
     err_prior = float((with_prior - alpha).abs()[unknown].mean())
-    assert err_prior < 0.9 * err_plain, (err_prior, err_plain)
+    gain = 0.9 if solver == "tiled" else 0.99
+    assert err_prior < gain * err_plain, (err_prior, err_plain)
 
 
 @pytest.mark.integration
