@@ -1,6 +1,7 @@
 """Keyframe propagation on the real two-person clip: masks on frame 0 only, 24 frames out.
 
-Runs at half resolution (960x540 copies in tmp_path) to stay within a few minutes on 2 cores.
+Runs at a third of the clip's resolution (640x360 copies in tmp_path) to keep the suite short on
+2 cores; distances below are in pixels at that size.
 Set VFXMATTE_ARTIFACTS=<folder> to keep the contact sheet (frames 0/12/23) for a person to look at.
 """
 
@@ -19,6 +20,8 @@ from vfxmatte.io.images import read_image
 from vfxmatte.preview import alpha_tile, contact_sheet, overlay, save_png
 
 FRAMES = range(24)
+SIZE = (640, 360)
+PX = SIZE[0] / 960  # the pixel thresholds were set at 960x540
 
 
 def _half_res_copy(clip: Path, dst: Path) -> None:
@@ -28,12 +31,12 @@ def _half_res_copy(clip: Path, dst: Path) -> None:
         img = cv2.imread(str(clip / "frames" / f"{f:04d}.jpg"))
         cv2.imwrite(
             str(dst / "frames" / f"{f:04d}.png"),
-            cv2.resize(img, (960, 540), interpolation=cv2.INTER_AREA),
+            cv2.resize(img, SIZE, interpolation=cv2.INTER_AREA),
         )
     for name in ("0000_person1.png", "0000_person2.png"):
         mask = cv2.imread(str(clip / "masks" / name), cv2.IMREAD_GRAYSCALE)
         cv2.imwrite(
-            str(dst / "masks" / name), cv2.resize(mask, (960, 540), interpolation=cv2.INTER_NEAREST)
+            str(dst / "masks" / name), cv2.resize(mask, SIZE, interpolation=cv2.INTER_NEAREST)
         )
 
 
@@ -71,9 +74,9 @@ def test_masks_on_frame0_propagate_to_all_frames(shared_data, tmp_path):
         c = [_centroid(x) for x in a]
         # Each layer follows its own person: she stays on the left, he on the right, and neither
         # layer jumps (a swap or a lost person would move a centroid by hundreds of pixels).
-        assert c[0][0] + 150 < c[1][0], (f, c)
+        assert c[0][0] + 150 * PX < c[1][0], (f, c)
         for i in range(2):
-            assert np.linalg.norm(c[i] - prev[i]) < 15, (f, i, c[i], prev[i])
+            assert np.linalg.norm(c[i] - prev[i]) < 15 * PX, (f, i, c[i], prev[i])
         prev = c
         solid = a > 0.9
         both = (solid[0] & solid[1]).sum()
