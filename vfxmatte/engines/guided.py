@@ -409,8 +409,13 @@ class GuidedEngine(Engine):
         wide = round(self.opts.hair_frac * max(h, w))
         pad = 2 * max(search, wide) + max(0, self._reach(search) - search)
         rois = {i: region_of_interest(masks[i], pad=pad) for i in present}
-        # pass 1: each person's sure foreground, with the others' eroded masks as background
-        sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
+        # pass 1: each person's sure foreground, with the others' eroded masks as background;
+        # eroded inside the region of interest only, which is the same to the bit: the region
+        # holds the mask and more than ``search`` px of zeros around it (frame edges aside)
+        sure = torch.zeros_like(masks)
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            sure[i, y0:y1, x0:x1] = erode(masks[i, y0:y1, x0:x1], search)
         passes = 2 if n > 1 and self.opts.two_pass else 1
         tris: dict[int, torch.Tensor] = {}
         for p in range(passes):
