@@ -77,3 +77,32 @@ def test_engine_with_many_people_does_not_depend_on_their_order():
     # the neighbours matter: a person's alpha alone differs from theirs among the others
     alone = engine.matte(EngineInput(image=image, masks=masks[1:2], names=["b"])).alphas[0]
     assert not torch.equal(alone, out.alphas[1])
+
+
+def test_a_person_apart_from_the_others_skips_the_first_pass_with_the_same_result(monkeypatch):
+    """The first of the two trimap passes only feeds the others' trimaps inside their regions
+    of interest, so it is skipped for a person whose region meets nobody's: forcing it back
+    (every region 'meets another') must give the same alphas, cores and trimaps to the bit."""
+    from vfxmatte.engines import guided
+
+    image, masks = _people(4, w=520)
+    masks[2] = 0  # a gap: the last person stands apart from the first two
+    inp = EngineInput(image=image, masks=masks, names=["a", "b", "c", "d"])
+    engine = GuidedEngine("cpu", {"search_min": 6})
+    skipped = []
+    real = guided._meets_another
+
+    def spy(i, rois):
+        met = real(i, rois)
+        if not met:
+            skipped.append(i)
+        return met
+
+    monkeypatch.setattr(guided, "_meets_another", spy)
+    fast = engine.matte(inp)
+    assert skipped == [3]
+    monkeypatch.setattr(guided, "_meets_another", lambda i, rois: True)
+    full = engine.matte(inp)
+    assert torch.equal(fast.alphas, full.alphas)
+    assert torch.equal(fast.cores, full.cores)
+    assert torch.equal(fast.diagnostics["trimaps"], full.diagnostics["trimaps"])

@@ -417,14 +417,20 @@ class GuidedEngine(Engine):
             y0, y1, x0, x1 = rois[i]
             sure[i, y0:y1, x0:x1] = erode(masks[i, y0:y1, x0:x1], search)
         passes = 2 if n > 1 and self.opts.two_pass else 1
+        # a first pass only feeds the others' trimaps, inside their regions of interest: a
+        # person whose region meets nobody else's is left out of it (the same result)
+        seen = {i: _meets_another(i, rois) for i in present}
         tris: dict[int, torch.Tensor] = {}
         for p in range(passes):
             fixed = sure.clone()
             # the first of two passes only yields sure foreground, which the hair reach ring
             # (unknown pixels outside the mask) does not change: it is left out there
-            reach = self._reach(search) if p == passes - 1 else 0
+            last = p == passes - 1
+            reach = self._reach(search) if last else 0
             total = fixed.sum(0) if n > 1 else None  # once per pass, not once per person
             for i in present:
+                if not (last or seen[i]):
+                    continue
                 y0, y1, x0, x1 = rois[i]
                 others = None
                 if total is not None:
@@ -548,6 +554,15 @@ class GuidedEngine(Engine):
             reach_faint=self.opts.reach_faint,
             reach_far_share=self.opts.reach_far_share,
         ).trimap
+
+
+def _meets_another(i: int, rois: dict) -> bool:
+    """Whether person ``i``'s region of interest (y0, y1, x0, x1) overlaps anyone else's."""
+    y0, y1, x0, x1 = rois[i]
+    return any(
+        j != i and y0 < b1 and b0 < y1 and x0 < c1 and c0 < x1
+        for j, (b0, b1, c0, c1) in rois.items()
+    )
 
 
 def _enlarge(x: torch.Tensor, factor: int, size: tuple[int, int]) -> torch.Tensor:
