@@ -247,24 +247,25 @@ class GuidedEngine(Engine):
             "offsets": dict(self._offsets),
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
-        cores = self._cores(sure, depths, holes, rois, max(h, w), out)
+        cores = self._cores(sure, depths, owned, holes, rois, max(h, w), out)
         if len(present) > 1:
-            out = first_claim(out, territories(depths, self._territory_depth(max(h, w))))
+            land = territories(depths, self._territory_depth(max(h, w)), owned=owned)
+            out = first_claim(out, land)
         return EngineOutput(alphas=out, cores=cores, diagnostics=diagnostics)
 
     def _territory_depth(self, side: int) -> int:
         """Depth (px) inside a mask beyond which a pixel its person owns is nobody else's."""
         return max(1, round(TERRITORY_DEPTH * self._search_width(side)))
 
-    def _cores(self, sure, depths, holes, rois, side: int, alphas) -> torch.Tensor:
+    def _cores(self, sure, depths, owned, holes, rois, side: int, alphas) -> torch.Tensor:
         """Solid cores for instance consistency: the trimap's sure foreground, plus each
         person's *territory* (deeper than a third of the search band inside their mask, where
         their mask is the deepest and their own ``alphas`` solid; holes excepted), minus
         everyone else's territory, so no two cores overlap. Consistency removes every other
-        person's alpha from a core."""
+        person's alpha from a core. ``owned``: :func:`owners` of ``depths``."""
         if sure.shape[0] < 2:
             return sure
-        land = territories(depths, self._territory_depth(side), alphas)
+        land = territories(depths, self._territory_depth(side), alphas, owned)
         for i, hole in holes.items():
             if bool(hole.any()):
                 y0, y1, x0, x1 = rois[i]
@@ -306,12 +307,13 @@ class GuidedEngine(Engine):
         search = max(1, round(self._search_width(full_side) * ratio))
         mode = self.opts.holes
         out = {}
+        total = masks.sum(0)  # once per frame, not once per person
         for i, tri in tris.items():
             y0, y1, x0, x1 = rois[i]
             if mode == "off" or (mode == "plate" and plate is None):
                 out[i] = torch.zeros_like(tri)
                 continue
-            others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1]
+            others = (total[y0:y1, x0:x1] - masks[i, y0:y1, x0:x1]).clamp(0, 1)
             out[i] = find_holes(
                 image[:, y0:y1, x0:x1],
                 masks[i, y0:y1, x0:x1],
@@ -407,19 +409,33 @@ class GuidedEngine(Engine):
         wide = round(self.opts.hair_frac * max(h, w))
         pad = 2 * max(search, wide) + max(0, self._reach(search) - search)
         rois = {i: region_of_interest(masks[i], pad=pad) for i in present}
-        # pass 1: each person's sure foreground, with the others' eroded masks as background
-        sure = torch.stack([erode(masks[i], search) for i in range(n)]) if n else masks.clone()
+        # pass 1: each person's sure foreground, with the others' eroded masks as background;
+        # eroded inside the region of interest only, which is the same to the bit: the region
+        # holds the mask and more than ``search`` px of zeros around it (frame edges aside)
+        sure = torch.zeros_like(masks)
+        for i in present:
+            y0, y1, x0, x1 = rois[i]
+            sure[i, y0:y1, x0:x1] = erode(masks[i, y0:y1, x0:x1], search)
         passes = 2 if n > 1 and self.opts.two_pass else 1
+        # a first pass only feeds the others' trimaps, inside their regions of interest: a
+        # person whose region meets nobody else's is left out of it (the same result)
+        seen = {i: _meets_another(i, rois) for i in present}
         tris: dict[int, torch.Tensor] = {}
         for p in range(passes):
             fixed = sure.clone()
             # the first of two passes only yields sure foreground, which the hair reach ring
             # (unknown pixels outside the mask) does not change: it is left out there
-            reach = self._reach(search) if p == passes - 1 else 0
+            last = p == passes - 1
+            reach = self._reach(search) if last else 0
+            total = fixed.sum(0) if n > 1 else None  # once per pass, not once per person
             for i in present:
-                others = (fixed.sum(0) - fixed[i]).clamp(0, 1) if n > 1 else None
-                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide, reach)
+                if not (last or seen[i]):
+                    continue
                 y0, y1, x0, x1 = rois[i]
+                others = None
+                if total is not None:
+                    others = (total[y0:y1, x0:x1] - fixed[i, y0:y1, x0:x1]).clamp(0, 1)
+                tris[i] = self._trimap(image, masks[i], others, plate, rois[i], search, wide, reach)
                 sure[i].zero_()
                 sure[i, y0:y1, x0:x1] = (tris[i] == 1).float()
         return tris, sure, rois
@@ -455,6 +471,7 @@ class GuidedEngine(Engine):
         # as good as every other pixel at 1920 px and a third cheaper (docs/benchmarks.md)
         stride = self.opts.sample_stride or max(2, round(max(image.shape[-2:]) / 640))
         out = {}
+        total = masks.sum(0) if n > 1 else None  # once per frame, not once per person
         for i, tri in tris.items():
             y0, y1, x0, x1 = rois[i]
             sampled = sample_alpha(
@@ -468,7 +485,7 @@ class GuidedEngine(Engine):
             )
             trusted = dilate(masks[i, y0:y1, x0:x1], round(search + margin)) > 0.5
             if n > 1:
-                others = (masks.sum(0) - masks[i]).clamp(0, 1)[y0:y1, x0:x1] > 0.5
+                others = (total[y0:y1, x0:x1] - masks[i, y0:y1, x0:x1]).clamp(0, 1) > 0.5
                 trusted = trusted & ~others
             outside = masks[i, y0:y1, x0:x1] < 0.5
             trusted = trusted & ~(outside & (sampled.alpha > self.opts.sample_outside_cap))
@@ -509,12 +526,12 @@ class GuidedEngine(Engine):
             width = self.opts.search_k * long_side**0.5
         return max(self.opts.search_min, round(width))
 
-    def _trimap(self, image, mask, others, plate, roi, search, wide, reach) -> torch.Tensor:
-        """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest."""
+    def _trimap(self, image, mask, oth, plate, roi, search, wide, reach) -> torch.Tensor:
+        """Trimap (1 fg, 0 bg, 0.5 unknown) of one person inside their region of interest;
+        ``oth`` (the others' sure foreground) is already cropped to it, the rest is not."""
         y0, y1, x0, x1 = roi
         img = image[:, y0:y1, x0:x1]
         m = mask[y0:y1, x0:x1]
-        oth = others[y0:y1, x0:x1] if others is not None else None
         if self.opts.trimap == "band":
             tri = band_trimap(m, search)
             return tri * (1 - oth) if oth is not None else tri
@@ -537,6 +554,15 @@ class GuidedEngine(Engine):
             reach_faint=self.opts.reach_faint,
             reach_far_share=self.opts.reach_far_share,
         ).trimap
+
+
+def _meets_another(i: int, rois: dict) -> bool:
+    """Whether person ``i``'s region of interest (y0, y1, x0, x1) overlaps anyone else's."""
+    y0, y1, x0, x1 = rois[i]
+    return any(
+        j != i and y0 < b1 and b0 < y1 and x0 < c1 and c0 < x1
+        for j, (b0, b1, c0, c1) in rois.items()
+    )
 
 
 def _enlarge(x: torch.Tensor, factor: int, size: tuple[int, int]) -> torch.Tensor:
