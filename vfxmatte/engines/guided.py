@@ -27,6 +27,7 @@ from vfxmatte.refine.core import (
     hold_core,
     mask_depths,
     owners,
+    solid_part,
     territories,
 )
 from vfxmatte.refine.failure import FrameCheck, check_alpha
@@ -247,9 +248,11 @@ class GuidedEngine(Engine):
             "offsets": dict(self._offsets),
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
-        cores = self._cores(sure, depths, owned, holes, rois, max(h, w), out)
+        # each person's territory, computed once: the cores keep its solid part, and inside it
+        # the others get only what its owner left
+        land = territories(depths, self._territory_depth(max(h, w)), owned=owned) if n > 1 else None
+        cores = self._cores(sure, land, holes, rois, max(h, w), out)
         if len(present) > 1:
-            land = territories(depths, self._territory_depth(max(h, w)), owned=owned)
             out = first_claim(out, land)
         return EngineOutput(alphas=out, cores=cores, diagnostics=diagnostics)
 
@@ -257,15 +260,15 @@ class GuidedEngine(Engine):
         """Depth (px) inside a mask beyond which a pixel its person owns is nobody else's."""
         return max(1, round(TERRITORY_DEPTH * self._search_width(side)))
 
-    def _cores(self, sure, depths, owned, holes, rois, side: int, alphas) -> torch.Tensor:
+    def _cores(self, sure, land, holes, rois, side: int, alphas) -> torch.Tensor:
         """Solid cores for instance consistency: the trimap's sure foreground, plus each
-        person's *territory* (deeper than a third of the search band inside their mask, where
-        their mask is the deepest and their own ``alphas`` solid; holes excepted), minus
-        everyone else's territory, so no two cores overlap. Consistency removes every other
-        person's alpha from a core. ``owned``: :func:`owners` of ``depths``."""
-        if sure.shape[0] < 2:
+        person's *territory* (``land``: deeper than a third of the search band inside their
+        mask, where their mask is the deepest; None for one person) where their own ``alphas``
+        are solid (holes excepted), minus everyone else's territory, so no two cores overlap.
+        Consistency removes every other person's alpha from a core."""
+        if land is None:
             return sure
-        land = territories(depths, self._territory_depth(side), alphas, owned)
+        land = solid_part(land, alphas)
         for i, hole in holes.items():
             if bool(hole.any()):
                 y0, y1, x0, x1 = rois[i]

@@ -100,9 +100,13 @@ def territories(
     caller has it already (a full-frame pass per person saved)."""
     owned = owners(depths) if owned is None else owned
     land = owned * (depths > depth).float()
-    if alphas is not None:
-        land = land * (alphas >= SOLID).float()
-    return land
+    return solid_part(land, alphas) if alphas is not None else land
+
+
+def solid_part(land: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+    """``land`` (N,H,W, :func:`territories` without alphas) where each person's own alpha is
+    solid (>= ``SOLID``): the territories with alphas, from territories already computed."""
+    return land * (alphas >= SOLID).float()
 
 
 def first_claim(alphas: torch.Tensor, land: torch.Tensor) -> torch.Tensor:

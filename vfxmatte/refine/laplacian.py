@@ -368,7 +368,8 @@ def solve_alpha_pyramid(
     (:func:`vfxmatte.refine.band_solve.solve_alpha_band`: cost follows the band, no seams);
     "tiled" refines the finer levels in overlapping tiles pinned to the coarser solution
     (:func:`solve_alpha_tiled`, the matrix-free form, which the band form replaced as the
-    default: 4K solve ~4x cheaper at equal quality, docs/benchmarks.md).
+    default: about half the solve's CPU time on a 4K frame, dev-sets figures as good or better,
+    docs/benchmarks.md).
     """
     if solver not in ("band", "tiled"):
         raise ValueError(f"solver must be 'band' or 'tiled', not {solver!r}")
