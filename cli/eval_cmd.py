@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.run_cmd import parse_engine_options, parse_mask_options
+from vfxmatte.evaluation import SHEET_ROWS
 
 
 def eval_command(
@@ -48,7 +49,9 @@ def eval_command(
             "scored against it (dtSSD, per-instance MAD, worst frame's MAD ratio)"
         ),
     ] = None,
-    sheet_rows: Annotated[int, typer.Option(min=0, help="Rows in the contact sheet")] = 6,
+    sheet_rows: Annotated[
+        int, typer.Option(min=0, help="Rows in the contact sheet (--noref: frames in layers.png)")
+    ] = SHEET_ROWS,
     per_sample: Annotated[bool, typer.Option(help="Print the per-sample table too")] = True,
     folds: Annotated[
         bool,
@@ -86,7 +89,7 @@ def eval_command(
         job = {"engine": engine or "guided", "device": device, "threads": threads,
                "engine_options": parse_engine_options(engine_option or []),
                "temporal_strength": temporal_strength}  # fmt: skip
-        _noref(dataset, plate, out, frames, parse_mask_options(mask or []), job)
+        _noref(dataset, plate, out, frames, parse_mask_options(mask or []), job, sheet_rows)
         return
     from vfxmatte.evaluation.report import render
     from vfxmatte.evaluation.session import run_evaluation
@@ -129,7 +132,13 @@ def _folds(dataset, out, engine, baseline, device, engine_option, seeds) -> None
 
 
 def _noref(
-    dataset: Path, plate: str | None, out: Path, frames, masks: dict[str, str], job: dict
+    dataset: Path,
+    plate: str | None,
+    out: Path,
+    frames,
+    masks: dict[str, str],
+    job: dict,
+    sheet_rows: int,
 ) -> None:
     from vfxmatte.errors import BadArgumentError
     from vfxmatte.evaluation.noref_run import check_results, is_plain_clip, matte_clip, render_noref
@@ -143,9 +152,11 @@ def _noref(
         raise BadArgumentError(
             "--noref needs --plate with a result sequence, or a clip folder (frames/, masks/)"
         )
-    report = check_results(results, plate, out, frames, masks, log=log)
+    report = check_results(results, plate, out, frames, masks, log=log, sheet_rows=sheet_rows)
     typer.echo(render_noref(report))
     typer.echo(f"vfxmatte: no-reference results in {(Path(out) / 'noref.json').resolve()}")
+    if "sheet" in report:
+        typer.echo(f"vfxmatte: layers over green in {Path(report['sheet']).resolve()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -89,6 +89,11 @@ def test_noref_on_run_outputs_beside_the_plate(tmp_path):
     assert rows[0]["instance"] == "person01" and rows[0]["frame"] == 1
     assert rows[0]["detached"] == pytest.approx(0.05, abs=1e-3)
     assert rows[0]["background_like"] == pytest.approx(0.05, abs=5e-3)
+    sheet = cv2.imread(str(tmp_path / "nr" / "layers.png"))[..., ::-1]  # plate, layer, 1:1 crop
+    assert sheet.shape[1] == 3 * 320
+    layer = sheet[40:, 320:640].reshape(-1, 3).astype(int)  # below the label strip
+    assert (np.abs(layer - (0, 255, 0)).sum(1) < 6).mean() > 0.5  # green where alpha is 0
+    assert (np.abs(layer - (230, 51, 26)).sum(1) < 12).any()  # the disc's plate colour
     missing = run_cli("eval", tmp_path / "out.####.exr", "--noref", "--out", tmp_path / "nr")
     assert missing.returncode == 2 and "--noref needs --plate" in missing.stderr
 

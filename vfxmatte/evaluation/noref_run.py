@@ -19,11 +19,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
+from vfxmatte.evaluation import SHEET_ROWS
 from vfxmatte.evaluation.noref import noref_frame
+from vfxmatte.evaluation.sheet import TILE_WIDTH, layer_row
 from vfxmatte.io.atomic import ensure_writable_dir
 from vfxmatte.io.colour import ColourConverter, colorspace_of, load_config, resolve_colorspace
 from vfxmatte.io.images import read_image
 from vfxmatte.plates import ImageSequencePlate
+from vfxmatte.preview import contact_sheet, save_png
 from vfxmatte.sequence import SequencePath, parse_frames
 
 MEASURES = ("detached", "background_like")
@@ -56,8 +59,11 @@ def check_results(
     masks: dict[str, str] | None = None,
     colorspace: str | None = None,
     log: Log = lambda _: None,
+    sheet_rows: int = SHEET_ROWS,
 ) -> dict:
-    """Per frame and instance: detached and background-like alpha mass (sum / 1000)."""
+    """Per frame and instance: detached and background-like alpha mass (sum / 1000). Also
+    layers.png: ``sheet_rows`` evenly spread frames, each person over green with a 1:1 crop at
+    the head, where the figures' ghosts and holes can be seen."""
     seq = SequencePath(str(results))
     wanted = parse_frames(frames) if frames else seq.frames_on_disk()
     if not wanted:
@@ -71,6 +77,9 @@ def check_results(
     out = Path(out)
     ensure_writable_dir(out)
     rows: list[dict] = []
+    pick = np.linspace(0, len(wanted) - 1, min(sheet_rows, len(wanted))).round().astype(int)
+    sheet_frames = {wanted[i] for i in pick}
+    sheet: list = []
     for frame in wanted:
         if not seq.path(frame).is_file():
             raise MissingInputError(f"result frame {frame} missing: {seq.path(frame)}")
@@ -91,6 +100,9 @@ def check_results(
         scores = noref_frame(rgb, alphas, found)
         for name, s in zip(names, scores, strict=True):
             rows.append({"frame": frame, "instance": name, **s})
+        if frame in sheet_frames:
+            layers = {"": dict(zip(names, alphas, strict=True))}
+            sheet.append(layer_row(f"frame {frame}", rgb, layers))
         log(
             f"noref: frame {frame} "
             + " ".join(
@@ -105,6 +117,8 @@ def check_results(
         "rows": rows,
         "conventions": CONVENTIONS,
     }
+    if sheet:
+        report["sheet"] = str(save_png(out / "layers.png", contact_sheet(sheet, TILE_WIDTH)))
     (out / "noref.json").write_text(json.dumps(report, indent=2))
     (out / "noref.md").write_text(render_noref(report))
     return report

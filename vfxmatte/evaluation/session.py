@@ -9,6 +9,7 @@ from typing import Any
 
 from vfxmatte.devices import resolve_device
 from vfxmatte.errors import BadArgumentError
+from vfxmatte.evaluation import SHEET_ROWS
 from vfxmatte.evaluation.against import compare_runs, load_reference
 from vfxmatte.evaluation.dataset import discover
 from vfxmatte.evaluation.methods import PymattingCF, check_baselines, make_methods
@@ -38,7 +39,7 @@ def run_evaluation(
     engine_options: Mapping[str, Any] | None = None,
     temporal_strength: float | None = None,
     limit: int | None = None,
-    sheet_rows: int = 6,
+    sheet_rows: int = SHEET_ROWS,
     against: str | Path | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> EvalOutcome:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from vfxmatte import metrics
+from vfxmatte.evaluation import SHEET_ROWS
 from vfxmatte.evaluation.dataset import LoadedSample
 from vfxmatte.preview import contact_sheet, overlay, save_png
 
@@ -36,7 +37,7 @@ def error_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 class SheetCollector:
     """Keeps thumbnails of the picked samples while eval runs; ``save`` writes the PNG."""
 
-    def __init__(self, keys: list[str], methods: list[str], rows: int = 6):
+    def __init__(self, keys: list[str], methods: list[str], rows: int = SHEET_ROWS):
         count = min(rows, len(keys))
         picks = np.linspace(0, len(keys) - 1, count).round().astype(int) if count else []
         self.wanted = {keys[i] for i in picks}
@@ -96,21 +97,30 @@ def crop_box(alphas: list[np.ndarray], side: int) -> tuple[int, int]:
     return y, x
 
 
+def layer_row(
+    label: str,
+    rgb: np.ndarray,
+    runs: dict[str, dict[str, np.ndarray]],
+    crop: int = TILE_WIDTH,
+) -> list[tuple[str, np.ndarray]]:
+    """One sheet row, already thumbnailed (so a caller can keep rows of many 4K frames): the
+    plate, then for each run each person over green, the whole frame and a ``crop`` px square
+    at the head shown 1:1. ``runs``: {run: {person: alpha}}; a run named "" adds no prefix."""
+    row: list[tuple[str, np.ndarray]] = [(label, _thumb(rgb, crop))]
+    for run, layers in runs.items():
+        for person, alpha in layers.items():
+            y, x = crop_box([alpha], crop)
+            green = over_green(rgb, alpha)
+            name = f"{run} {person}".strip()
+            row.append((name, _thumb(green, crop)))
+            row.append((f"{name} 1:1", green[y : y + crop, x : x + crop]))
+    return row
+
+
 def layer_sheet(
     frames: list[tuple[str, np.ndarray, dict[str, dict[str, np.ndarray]]]],
     crop: int = TILE_WIDTH,
 ) -> np.ndarray:
-    """Contact sheet (uint8 RGB): one row per frame, then for each run each person over
-    green, the whole frame and a ``crop`` px square at the heads shown 1:1 (tiles are
-    ``crop`` wide). ``frames``: (label, display RGB, {run: {person: alpha}})."""
-    rows = []
-    for label, rgb, runs in frames:
-        row: list[tuple[str, np.ndarray]] = [(label, rgb)]
-        for run, layers in runs.items():
-            for person, alpha in layers.items():
-                y, x = crop_box([alpha], crop)
-                green = over_green(rgb, alpha)
-                row.append((f"{run} {person}", green))
-                row.append((f"{run} {person} 1:1", green[y : y + crop, x : x + crop]))
-        rows.append(row)
-    return contact_sheet(rows, tile_width=crop)
+    """Contact sheet (uint8 RGB) of :func:`layer_row` rows, one per frame. ``frames``:
+    (label, display RGB, {run: {person: alpha}})."""
+    return contact_sheet([layer_row(*f, crop=crop) for f in frames], tile_width=crop)
