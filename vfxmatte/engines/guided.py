@@ -36,6 +36,14 @@ from vfxmatte.refine.ghosts import drop_ghosts
 from vfxmatte.refine.highlights import compress_highlights
 from vfxmatte.refine.holes import HOLES_MODE, find_holes, open_holes
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
+from vfxmatte.refine.person_prior import (
+    REACH,
+    PersonPrior,
+    constrain_trimap,
+    person_coverage,
+    person_regions,
+    prior_weights,
+)
 from vfxmatte.refine.sampling import sample_alpha
 from vfxmatte.refine.tiling import region_of_interest
 from vfxmatte.refine.trimap import (
@@ -97,6 +105,11 @@ class GuidedOptions(EngineOptions):
         "too), 'off'",
     )
     core: bool = Field(True, description="hold the deep interior of each rough mask opaque")
+    person_prior: bool = Field(
+        False,
+        description="for instances the rvm network finds to be people: no alpha beyond what it "
+        "sees, and no holes where it is sure (refine/person_prior.py; needs the rvm weights)",
+    )
     ghosts: bool = Field(
         True, description="drop alpha parts that never reach the person's ordinary band"
     )
@@ -177,6 +190,7 @@ class GuidedEngine(Engine):
     def __init__(self, device="cpu", options=None):
         super().__init__(device, options)
         self._offsets: dict[int, int] = {}  # this frame's measured mask offsets, per person
+        self._person_prior: PersonPrior | None = None
 
     def matte(self, inp: EngineInput) -> EngineOutput:
         """Alphas, sure-foreground cores; diagnostics: ``trimaps`` (N,H,W float16: 1 fg, 0 bg, 0.5
@@ -216,6 +230,9 @@ class GuidedEngine(Engine):
                 holes[i] = _enlarge(holes[i], factor, size)
                 if samples[i] is not None:
                     samples[i] = tuple(_enlarge(t, factor, size) for t in samples[i])
+        prior_weights = None
+        if self.opts.person_prior and present:
+            prior_weights = self._person_prior_stage(inp.image, masks, tris, rois, present)
         out = torch.zeros_like(masks)
         big = max(h, w) > self.opts.top_side
         top_iters = (self.opts.top_iters, self.opts.proxy_iters) if big else None
@@ -248,6 +265,8 @@ class GuidedEngine(Engine):
             "offsets": dict(self._offsets),
             "checks": {name: check.as_dict() for name, check in checks.items()},
         }
+        if prior_weights is not None:
+            diagnostics["person_prior"] = dict(zip(inp.names, prior_weights.tolist(), strict=True))
         # each person's territory, computed once: the cores keep its solid part, and inside it
         # the others get only what its owner left
         land = territories(depths, self._territory_depth(max(h, w)), owned=owned) if n > 1 else None
@@ -255,6 +274,31 @@ class GuidedEngine(Engine):
         if len(present) > 1:
             out = first_claim(out, land)
         return EngineOutput(alphas=out, cores=cores, diagnostics=diagnostics)
+
+    def _person_prior_stage(self, image, masks, tris, rois, present) -> torch.Tensor:
+        """Constrain the trimaps of the people the rvm network finds (half coverage weight or
+        more; :mod:`..refine.person_prior`); returns each instance's prior weight."""
+        view = self._people().see(image)
+        weights = prior_weights(person_coverage(view.union, masks))
+        allowed, sure = person_regions(view)
+        reach = max(1, round(REACH * view.pixel))
+        for i in present:
+            if float(weights[i]) >= 0.5:
+                y0, y1, x0, x1 = rois[i]
+                tris[i] = constrain_trimap(
+                    tris[i],
+                    masks[i, y0:y1, x0:x1],
+                    allowed[y0:y1, x0:x1],
+                    sure[y0:y1, x0:x1],
+                    reach,
+                )
+        return weights
+
+    def _people(self) -> PersonPrior:
+        """The person network, loaded on first use (option ``person_prior``)."""
+        if self._person_prior is None:
+            self._person_prior = PersonPrior(self.device)
+        return self._person_prior
 
     def _territory_depth(self, side: int) -> int:
         """Depth (px) inside a mask beyond which a pixel its person owns is nobody else's."""

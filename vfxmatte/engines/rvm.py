@@ -28,8 +28,8 @@ from vfxmatte.engines.rvm_net import (
     state_dict_from_onnx,
 )
 from vfxmatte.errors import BadArgumentError, EngineError, OutOfMemoryError
-from vfxmatte.refine.filters import erode
 from vfxmatte.refine.partition import partition_alpha
+from vfxmatte.refine.person_prior import person_coverage
 
 _NETWORKS: dict[tuple[str, str, torch.dtype], MattingNetwork] = {}
 
@@ -220,17 +220,8 @@ class RVMEngine(Engine):
         )
 
     def coverage(self, union: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """(N,) mean union alpha over each mask's core (the mask eroded by 2% of the long side),
-        computed at about 512 px: how much of each masked person the network actually found."""
-        scale = min(1.0, 512 / max(union.shape))
-        size = (max(1, round(union.shape[0] * scale)), max(1, round(union.shape[1] * scale)))
-        small = torch.nn.functional.interpolate(
-            torch.cat([union[None], masks])[None], size=size, mode="area"
-        )[0]
-        u, m = small[0], (small[1:] > 0.5).float()
-        core = erode(m, max(1, round(0.02 * max(size))))
-        core = torch.where(core.flatten(1).sum(1).view(-1, 1, 1) > 0, core, m)
-        return (u * core).flatten(1).sum(1) / core.flatten(1).sum(1).clamp_min(1.0)
+        """(N,) how much of each masked person the network found (:func:`person_coverage`)."""
+        return person_coverage(union, masks)
 
     def _fall_back(
         self, inp: EngineInput, union: torch.Tensor, masks: torch.Tensor, alphas: torch.Tensor
