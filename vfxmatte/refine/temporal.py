@@ -175,7 +175,7 @@ def smooth_frame(
     out = raw.astype(np.float32)  # a copy, computed in float32 whatever the storage
     if not len(ys):
         return _result(raw, out)
-    cur_rgb = np.clip(current.rgb[ys, xs].astype(np.float32), 0.0, 1.0)
+    cur_rgb = np.clip(current.rgb[ys, xs], 0.0, 1.0)
     warped, weights = [], []
     for s in neighbours:
         other = window[s]
@@ -340,6 +340,23 @@ def _warp_proxy(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return moved.reshape(*flow.shape[:2], -1).transpose(2, 0, 1)
 
 
+def _widened_box(
+    image: np.ndarray, mx: np.ndarray, my: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The float32 copy of the part of ``image`` that bilinear samples at (mx, my) read, and the
+    points moved into it. The box is clamped to the image, so a point outside the image still
+    meets the image's own edge there (border replication is unchanged)."""
+    h, w = image.shape[:2]
+    if not len(mx):
+        return image[:1, :1].astype(np.float32), mx, my
+    x0 = int(np.clip(np.floor(mx.min()), 0, w - 1))
+    x1 = int(np.clip(np.floor(mx.max()) + 2, 1, w))
+    y0 = int(np.clip(np.floor(my.min()), 0, h - 1))
+    y1 = int(np.clip(np.floor(my.max()) + 2, 1, h))
+    box = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+    return box, mx - np.float32(x0), my - np.float32(y0)
+
+
 _ROW = 4096  # remap maps must stay below 32767 wide: long point lists are folded into rows
 
 
@@ -356,23 +373,6 @@ def _sample(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     fy = np.pad(my.astype(np.float32), (0, pad)).reshape(rows, _ROW)
     out = cv2.remap(image, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(rows * _ROW, *image.shape[2:])[:p]
-
-
-def _widened_box(
-    image: np.ndarray, mx: np.ndarray, my: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The float32 copy of the part of ``image`` that bilinear samples at (mx, my) read, and the
-    points moved into it. The box is clamped to the image, so a point outside the image still
-    meets the image's own edge there (border replication is unchanged)."""
-    h, w = image.shape[:2]
-    if not len(mx):
-        return image[:1, :1].astype(np.float32), mx, my
-    x0 = int(np.clip(np.floor(mx.min()), 0, w - 1))
-    x1 = int(np.clip(np.floor(mx.max()) + 2, 1, w))
-    y0 = int(np.clip(np.floor(my.min()), 0, h - 1))
-    y1 = int(np.clip(np.floor(my.max()) + 2, 1, h))
-    box = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
-    return box, mx - np.float32(x0), my - np.float32(y0)
 
 
 def _flow_at(
