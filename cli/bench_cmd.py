@@ -26,7 +26,10 @@ def bench(
     frames: Annotated[int, typer.Option(min=1, help="Frames per shot")] = 2,
     people: Annotated[
         list[int] | None,
-        typer.Option(min=1, help="Mask layers per frame (demo has 2; more are shifted copies)"),
+        typer.Option(
+            min=1,
+            help="People per frame (demo has 2; more are copies of a figure placed elsewhere)",
+        ),
     ] = None,
     repeat: Annotated[
         int, typer.Option(min=1, help="Runs per configuration (fresh processes); medians kept")

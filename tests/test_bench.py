@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,16 +22,38 @@ def test_parse_resolution():
         bench.parse_resolution("8k")
 
 
-def test_extra_people_are_shifted_mask_copies(tmp_path):
-    shot = bench.ensure_shot(tmp_path, 192, 108, 1, 3)
-    assert list(shot["masks"]) == ["person01", "person02", "person03"]
-    frame = shot["frames"][0]
-    m3 = cv2.imread(shot["masks"]["person03"].replace("####", f"{frame:04d}"), 0)
-    src = cv2.imread(shot["masks"]["person01"].replace("####", f"{frame:04d}"), 0)
-    assert m3.sum() == src.sum() and not np.array_equal(m3, src)
+def test_extra_people_are_composited_figures_without_wrap(tmp_path):
+    """Extra people are the front figure composited elsewhere (image edges where the mask is),
+    inside the frame; masks behind a copy lose what it covers; the rest of the plate is as drawn."""
+    from vfxmatte.bench_crowd import SOURCE, offsets, shifted
+    from vfxmatte.io.images import read_image
+
+    shot = bench.ensure_shot(tmp_path, 384, 216, 1, 4)
+    two = bench.ensure_shot(tmp_path, 384, 216, 1, 2)
+    assert list(shot["masks"]) == ["person01", "person02", "person03", "person04"]
+    at = lambda p: p.replace("####", f"{shot['frames'][0]:04d}")  # noqa: E731
+    truth_path = Path(two["plate"]).parents[1] / "truth" / f"{SOURCE}.####.png"
+    truth = cv2.imread(at(str(truth_path)), cv2.IMREAD_UNCHANGED) / 65535.0
+    source_mask = cv2.imread(at(two["masks"][SOURCE]), 0)
+    plate = read_image(at(shot["plate"]), "plate").pixels
+    drawn = read_image(at(two["plate"]), "plate").pixels
+    dxs = offsets(truth, 2)
+    assert len(set(dxs)) == 2 and 0 not in dxs
+    for dx in dxs:  # no wrap-around: the whole figure is still there
+        assert np.count_nonzero(shifted(truth, dx) > 0) == np.count_nonzero(truth > 0)
+    front = shifted(truth, dxs[1])
+    m4 = cv2.imread(at(shot["masks"]["person04"]), 0)
+    assert np.array_equal(m4, shifted(source_mask, dxs[1]))  # nobody stands in front of it
+    solid = front >= 1.0
+    assert solid.sum() > 100
+    assert np.array_equal(plate[solid], shifted(drawn, dxs[1])[solid])  # its own pixels
+    nobody = (shifted(truth, dxs[0]) == 0) & (front == 0)
+    assert np.array_equal(plate[nobody], drawn[nobody])
+    m3 = cv2.imread(at(shot["masks"]["person03"]), 0)
+    assert not m3[front > 0.5].any()  # covered by the copy in front
     # Cached: a second call reuses the files (same description, no regeneration).
-    assert bench.ensure_shot(tmp_path, 192, 108, 1, 3) == shot
-    assert list(bench.ensure_shot(tmp_path, 192, 108, 1, 1)["masks"]) == ["person01"]
+    assert bench.ensure_shot(tmp_path, 384, 216, 1, 4) == shot
+    assert list(bench.ensure_shot(tmp_path, 384, 216, 1, 1)["masks"]) == ["person01"]
 
 
 def test_repeated_runs_keep_medians_and_the_memory_peak():

@@ -11,9 +11,10 @@ write-behind, :mod:`vfxmatte.io.prefetch`). Beside it, the I/O floor: decoding t
 frames and encoding the same matte EXRs alone, the least any engine could cost. With
 ``repeat`` > 1 each configuration runs that many times and every figure is the median.
 
-The demo shot has two people. ``people > 2`` adds mask layers that are shifted copies of the
-two rough masks (over background, not over a figure): they cost the engine what a person costs,
-which is what a throughput number needs, but they are not people and say nothing of quality.
+The demo shot has two people. ``people > 2`` adds copies of its front figure (plate pixels, true
+alpha and rough mask) composited at other places in the frame, never wrapping around its edge
+(:mod:`vfxmatte.bench_crowd`): each extra person has image edges where its mask is, so it costs
+the engine what a person costs. They are a throughput load, not a quality set.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 RESOLUTIONS = {"4k": (3840, 2160), "2k": (2048, 1080), "hd": (1920, 1080)}
@@ -81,29 +81,29 @@ def shot_folder(cache: Path, width: int, height: int, frames: int, people: int) 
     return cache / f"shot_{width}x{height}_f{frames}_p{people}"
 
 
+EXTRA_PEOPLE = "composited"  # how extra people are made (a cached shot made otherwise is redone)
+
+
 def ensure_shot(cache: Path, width: int, height: int, frames: int, people: int) -> dict:
-    """Generate (once) the cached shot; returns {"plate": pattern, "masks": {name: pattern}}."""
+    """Generate (once) the cached shot; returns {"plate": pattern, "masks": {name: pattern}}.
+
+    ``people`` > 2: copies of the demo's front figure composited elsewhere in the plate
+    (:mod:`vfxmatte.bench_crowd`), each with image edges where its mask is."""
     folder = shot_folder(cache, width, height, frames, people)
     marker = folder / "shot.json"
     if marker.exists():
-        return json.loads(marker.read_text())
+        description = json.loads(marker.read_text())
+        if people <= 2 or description.get("extra_people") == EXTRA_PEOPLE:
+            return description
+    from vfxmatte.bench_crowd import add_people
     from vfxmatte.demo import make_demo_shot
 
     if folder.exists():
-        shutil.rmtree(folder)  # a half-written shot from an interrupted run
+        shutil.rmtree(folder)  # a half-written shot from an interrupted run, or an old one
     shot = make_demo_shot(folder, frames=frames, width=width, height=height)
-    masks = dict(list(shot.masks.items())[:people])
-    base = list(shot.masks.items())
-    for k in range(len(masks), people):
-        name = f"person{k + 1:02d}"
-        src_name, src_pattern = base[k % len(base)]
-        shift = int(width * (0.12 * (k - 1)) * (1 if k % 2 else -1))
-        for frame in shot.frames:
-            src = cv2.imread(src_pattern.replace("####", f"{frame:04d}"), cv2.IMREAD_UNCHANGED)
-            dst = folder / "masks" / f"{name}.{frame:04d}.png"
-            cv2.imwrite(str(dst), np.roll(src, shift, axis=1))
-        masks[name] = str(folder / "masks" / f"{name}.####.png")
+    masks = add_people(folder, shot, people)
     description = {"plate": shot.plate, "masks": masks, "frames": shot.frames}
+    description["extra_people"] = EXTRA_PEOPLE
     marker.write_text(json.dumps(description))
     return description
 

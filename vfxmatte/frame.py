@@ -38,17 +38,28 @@ class FrameResult:
     alphas: np.ndarray  # (N, H, W) float32, consistent (and smoothed when smoothing is on)
     union: np.ndarray  # (H, W) float32
     tag: Any = None
+    # the engine's; ``trimaps`` as (N, H, W) uint8 codes (0 background, 1 unknown, 2 foreground)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # engine, refine, smooth seconds
 
 
 @dataclass
 class Pending:
-    """A frame waiting in the smoother: its image (H, W, 3), consistent alphas, and flags."""
+    """A frame waiting in the smoother: its image (H, W, 3), consistent alphas, and flags.
+
+    Once pushed, a stream may drop ``rgb`` and ``result.alphas`` from the record it holds (the
+    smoother keeps its own copies) and store ``result.union`` at half precision: the frame's
+    layers are written as half floats, so that is all the precision the union needs.
+    """
 
     result: FrameResult
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     active: Sequence[bool] | None
+
+
+# Held frames' plates and raw alphas are kept at half precision: a 4K frame the smoother holds
+# costs about half (measured: tests/test_frame_storage.py bounds the written alphas' difference)
+HELD_DTYPE = np.float16
 
 
 class TemporalStream(Protocol):
@@ -75,17 +86,23 @@ class WindowStream:
     mean |smoothed - raw| over its support) and ``large`` flags in its diagnostics.
     """
 
-    def __init__(self, strength: float):
+    def __init__(self, strength: float, storage: type[np.floating] = HELD_DTYPE):
         from vfxmatte.refine.temporal import WindowSmoother  # OpenCV only when smoothing
 
-        self._smoother = WindowSmoother(strength)
+        self._smoother = WindowSmoother(strength, storage=storage)
         self.lag = self.lead_in = self._smoother.window
         self._held: dict[int, Pending] = {}  # push position -> frame waiting for its window
         self._position = 0
 
     def push(self, item: Pending) -> list[Pending]:
+        rgb, alphas = item.rgb, item.result.alphas
+        # the held record keeps neither plate nor raw alphas (the smoother has its own, at
+        # HELD_DTYPE; _finish gives the record the smoothed alphas) and a half-float union
+        item.rgb = None
+        item.result.alphas = np.zeros((0, 0, 0), np.float32)
+        item.result.union = item.result.union.astype(HELD_DTYPE)
         self._held[self._position] = item
-        done = self._smoother.push(self._position, item.rgb, item.result.alphas, item.active)
+        done = self._smoother.push(self._position, rgb, alphas, item.active)
         self._position += 1
         return [self._finish(pos, smoothed) for pos, smoothed in done]
 
@@ -115,13 +132,23 @@ def _consistent_where_changed(
     their union is the raw union (at 4K this is most of the smooth stage's saving)."""
     alphas = smoothed.alphas
     if smoothed.changed is None:
-        return alphas, raw_union
+        return alphas, raw_union.astype(np.float32, copy=False)
     ys, xs = smoothed.changed
     fixed, union_at = enforce_instance_consistency(torch.from_numpy(alphas[:, ys, xs]))
     alphas[:, ys, xs] = fixed.numpy()
-    union = raw_union.copy()
+    union = raw_union.astype(np.float32)  # a copy, back at the caller's precision
     union[ys, xs] = union_at.numpy()
     return alphas, union
+
+
+def _compact(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """The engine's diagnostics as a frame keeps them while it waits in the smoother: trimaps
+    (0, 0.5, 1) as uint8 codes 0, 1, 2 on the host (a byte per pixel and person)."""
+    trimaps = diagnostics.get("trimaps")
+    if not isinstance(trimaps, torch.Tensor):
+        return diagnostics
+    codes = (trimaps * 2).to(torch.uint8).cpu().numpy()  # exact: 0, 1, 2 in any float
+    return {**diagnostics, "trimaps": codes}
 
 
 def make_stream(strength: float) -> TemporalStream | None:
@@ -201,7 +228,7 @@ class FramePath:
             alphas=alphas.float().cpu().numpy(),
             union=union.float().cpu().numpy(),
             tag=tag,
-            diagnostics=out.diagnostics,
+            diagnostics=_compact(out.diagnostics),
             timings={"engine": t1 - t0, "refine": time.perf_counter() - t1},
         )
         if self.stream is None:

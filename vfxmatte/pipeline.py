@@ -239,7 +239,7 @@ class Job:
             # the frame waits (read ahead, for a lagging smoother, for its write) without its
             # plate pixels, which only colour layers and the preview use, and is converted in
             # place: two 4K buffers less while it waits
-            plate = replace(plate, pixels=plate.pixels[:0, :0])
+            plate = replace(plate, pixels=plate.pixels[:0, :0].copy())  # a view would keep them
             rgb = converter.apply(rgb, in_place=True)
         else:
             rgb = converter.apply(rgb)
@@ -281,7 +281,8 @@ class Job:
         ]
         joins = self._last_pushed is not None and frame - self._step == self._last_pushed
         self._last_pushed = frame
-        tag = (plate, mask_frame, clock.laps)
+        # the frame waits for its write without its masks (only their names and states)
+        tag = (plate, replace(mask_frame, masks=mask_frame.masks[:0].copy()), clock.laps)
         return [self._as_matte(r) for r in self.path.push(inp, active, tag, joins, rgb)]
 
     def flush_frames(self) -> list[MatteFrame]:

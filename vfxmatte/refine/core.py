@@ -109,6 +109,9 @@ def solid_part(land: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
     return land * (alphas >= SOLID).float()
 
 
+CLAIM_ROWS = 256  # rows of the frame :func:`first_claim` works on at once
+
+
 def first_claim(alphas: torch.Tensor, land: torch.Tensor) -> torch.Tensor:
     """``alphas`` (N,H,W) with every other person's alpha capped at ``1 - alpha`` of the
     person whose territory (``land``, :func:`territories` without alphas) a pixel is.
@@ -125,8 +128,14 @@ def first_claim(alphas: torch.Tensor, land: torch.Tensor) -> torch.Tensor:
     """
     if alphas.shape[0] < 2:
         return alphas.clone()
-    room = torch.where(land > 0, 1 - alphas, torch.ones_like(alphas))
-    least, which = room.topk(2, dim=0, largest=False)
+    # a band of rows at a time (every step is per pixel: the same bits): the room, the two
+    # smallest, their indices (int64) and the caps of a whole 4K frame took ~400 MB at once
+    out = torch.empty_like(alphas)
     me = torch.arange(alphas.shape[0], device=alphas.device)[:, None, None]
-    cap = torch.where(which[0][None] == me, least[1][None], least[0][None])
-    return torch.minimum(alphas, cap)
+    for r0 in range(0, alphas.shape[1], CLAIM_ROWS):
+        a, own = alphas[:, r0 : r0 + CLAIM_ROWS], land[:, r0 : r0 + CLAIM_ROWS]
+        room = torch.where(own > 0, 1 - a, torch.ones_like(a))
+        least, which = room.topk(2, dim=0, largest=False)
+        cap = torch.where(which[0][None] == me, least[1][None], least[0][None])
+        torch.minimum(a, cap, out=out[:, r0 : r0 + CLAIM_ROWS])
+    return out

@@ -70,14 +70,23 @@ def _morph_cpu(mask: torch.Tensor, radius: int, op) -> torch.Tensor | None:
     """
     if mask.device.type != "cpu" or mask.ndim < 2 or mask.numel() == 0:
         return None
-    binary = mask if mask.dtype == torch.bool else (mask == 0) | (mask == 1)
-    if mask.dtype != torch.bool and not bool(binary.all()):
-        return None
     h, w = mask.shape[-2:]
-    planes = (mask != 0).to(torch.uint8).reshape(-1, h, w).numpy()
+    if mask.dtype == torch.bool:
+        planes = mask.contiguous().view(torch.uint8).numpy()  # no copy
+    else:
+        # a cast, a comparison and a max (not two comparisons, an or and an all over the
+        # frame): a value that is not a whole number in 0..255 (NaN included) does not survive
+        # the cast unchanged, and the max refuses the rest above 1
+        planes = mask.to(torch.uint8).numpy()
+        if not np.array_equal(mask.numpy(), planes) or planes.max() > 1:
+            return None
+    planes = planes.reshape(-1, h, w)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-    out = np.stack([op(plane, kernel) for plane in planes])
-    return torch.from_numpy(out).reshape(mask.shape).to(mask.dtype)
+    out = np.empty_like(planes)
+    for plane, dst in zip(planes, out, strict=True):
+        op(plane, kernel, dst=dst)
+    result = torch.from_numpy(out).reshape(mask.shape)
+    return result.view(torch.bool) if mask.dtype == torch.bool else result.to(mask.dtype)
 
 
 def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:

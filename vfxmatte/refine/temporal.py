@@ -88,9 +88,9 @@ SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's supp
 class FrameData:
     """One frame as the smoother needs it.
 
-    alphas: (N, H, W) float32 raw alphas in [0, 1]; rgb: (H, W, 3) float32 display-referred plate
-    (colour, not luminance: a red shirt on a brown wall can share its grey; compared clipped to
-    [0, 1]);
+    alphas: (N, H, W) raw alphas in [0, 1]; rgb: (H, W, 3) display-referred plate (colour, not
+    luminance: a red shirt on a brown wall can share its grey; compared clipped to [0, 1]); both
+    float32, or float16 where the caller stores held frames at half precision (``storage``);
     proxy: uint8 grey at flow resolution; proxy_alphas: (N, h, w) the alphas area-averaged to
     flow resolution (where candidates may disagree is found there, cheaply); active: (N,) bool,
     False where an instance has no mask on this frame (it is passed through and casts no vote).
@@ -122,8 +122,12 @@ def frame_data(
     alphas: np.ndarray,
     active: Sequence[bool] | None = None,
     flow_size: int = DEFAULT_FLOW_SIZE,
+    storage: type[np.floating] = np.float32,
 ) -> FrameData:
-    """Build a :class:`FrameData` from a display-referred (H, W, 3) float plate and raw alphas."""
+    """Build a :class:`FrameData` from a display-referred (H, W, 3) float plate and raw alphas.
+
+    ``storage``: the dtype the full-resolution plate and alphas are kept in while the frame is
+    held (float16 halves a held 4K frame); the proxies are made from the values as given."""
     alphas = np.asarray(alphas, np.float32)
     rgb = np.ascontiguousarray(frame_rgb, np.float32)  # clipped where sampled (no 4K copy)
     flags = np.ones(len(alphas), bool) if active is None else np.asarray(active, bool)
@@ -131,6 +135,7 @@ def frame_data(
     size = (proxy.shape[1], proxy.shape[0])
     small = [cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in alphas]
     proxy_alphas = np.stack(small) if small else np.zeros((0, *proxy.shape), np.float32)
+    alphas, rgb = alphas.astype(storage, copy=False), rgb.astype(storage, copy=False)
     return FrameData(alphas, rgb, proxy, flags, proxy_alphas)
 
 
@@ -167,7 +172,7 @@ def smooth_frame(
 
     pairs = {s: flows(center, s) for s in neighbours}
     ys, xs = _candidates(current, [window[s] for s in neighbours], [pairs[s] for s in neighbours])
-    out = raw.copy()
+    out = raw.astype(np.float32)  # a copy, computed in float32 whatever the storage
     if not len(ys):
         return _result(raw, out)
     cur_rgb = np.clip(current.rgb[ys, xs], 0.0, 1.0)
@@ -335,12 +340,32 @@ def _warp_proxy(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return moved.reshape(*flow.shape[:2], -1).transpose(2, 0, 1)
 
 
+def _widened_box(
+    image: np.ndarray, mx: np.ndarray, my: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The float32 copy of the part of ``image`` that bilinear samples at (mx, my) read, and the
+    points moved into it. The box is clamped to the image, so a point outside the image still
+    meets the image's own edge there (border replication is unchanged)."""
+    h, w = image.shape[:2]
+    if not len(mx):
+        return image[:1, :1].astype(np.float32), mx, my
+    x0 = int(np.clip(np.floor(mx.min()), 0, w - 1))
+    x1 = int(np.clip(np.floor(mx.max()) + 2, 1, w))
+    y0 = int(np.clip(np.floor(my.min()), 0, h - 1))
+    y1 = int(np.clip(np.floor(my.max()) + 2, 1, h))
+    box = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+    return box, mx - np.float32(x0), my - np.float32(y0)
+
+
 _ROW = 4096  # remap maps must stay below 32767 wide: long point lists are folded into rows
 
 
 def _sample(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     """Bilinear samples of a contiguous (H, W[, C]) float32 map at float plate coordinates
-    (border replicated): (P[, C])."""
+    (border replicated): (P[, C]) float32. A float16 map (a frame held at half precision; OpenCV
+    cannot remap it) is widened over the box the points reach only."""
+    if image.dtype == np.float16:
+        image, mx, my = _widened_box(image, mx, my)
     p = len(mx)
     rows = -(-p // _ROW)
     pad = rows * _ROW - p
@@ -443,11 +468,13 @@ class WindowSmoother:
         strength: float = DEFAULT_STRENGTH,
         window: int = DEFAULT_WINDOW,
         flow_size: int = DEFAULT_FLOW_SIZE,
+        storage: type[np.floating] = np.float32,
     ):
         _check(strength, window)
         self.strength = float(strength)
         self.window = int(window)
         self.flow_size = int(flow_size)
+        self.storage = storage  # dtype of held plates and alphas (see frame_data)
         self.reset()
 
     def reset(self) -> None:
@@ -465,7 +492,7 @@ class WindowSmoother:
         active: Sequence[bool] | None = None,
     ) -> list[tuple[int, Smoothed]]:
         """Add a frame (caller's ``index``, kept as given); return the frames now complete."""
-        data = frame_data(frame_rgb, alphas, active, self.flow_size)
+        data = frame_data(frame_rgb, alphas, active, self.flow_size, self.storage)
         self._frames.append((self._pushed, index, data))
         self._pushed += 1
         done = []
