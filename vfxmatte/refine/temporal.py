@@ -83,6 +83,7 @@ VOTER_SPREAD = 0.1  # ... and how closely those neighbours must agree with each 
 LARGE_OVERRIDE = 0.08  # mean |smoothed - raw| over an instance's support flagged as large
 SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's support
 POSITION_ERROR = 1.0  # flow error (flow-resolution pixels) a warped neighbour is checked against
+PLATE_REACH = 0.5  # flow-resolution pixels around a sample its plate is also compared at
 POSITION_TOLERANCE = 0.1  # alpha change within POSITION_ERROR at which a neighbour's vote ~37%
 
 
@@ -172,15 +173,23 @@ def smooth_frame(
     out = raw.copy()
     if not len(ys):
         return _result(raw, out)
-    cur_rgb = np.clip(current.rgb[ys, xs], 0.0, 1.0)
+    offsets = _offsets(PLATE_REACH * pairs[neighbours[0]].scale)
+    cur_rgb = [
+        np.clip(_sample(current.rgb, xs + dx, ys + dy), 0.0, 1.0) if dx or dy else
+        np.clip(current.rgb[ys, xs], 0.0, 1.0)
+        for dx, dy in offsets
+    ]  # fmt: skip
     warped, weights = [], []
     for s in neighbours:
         other = window[s]
         fx, fy, reliable = _flow_at(pairs[s], xs, ys, h, w)
         mx, my = xs + fx, ys + fy
-        moved_rgb = np.clip(_sample(other.rgb, mx, my), 0.0, 1.0)
-        err = np.abs(moved_rgb - cur_rgb)
-        plate_err = np.maximum(np.maximum(err[:, 0], err[:, 1]), err[:, 2])  # not .max(-1): slow
+        plate_err = np.zeros(len(xs), np.float32)
+        for (dx, dy), cur in zip(offsets, cur_rgb, strict=True):
+            err = np.abs(np.clip(_sample(other.rgb, mx + dx, my + dy), 0.0, 1.0) - cur)
+            np.maximum(plate_err, err[:, 0], out=plate_err)  # not .max(-1): slow
+            np.maximum(plate_err, err[:, 1], out=plate_err)
+            np.maximum(plate_err, err[:, 2], out=plate_err)
         plate_ok = np.exp(-((plate_err / PLATE_TOLERANCE) ** 2))
         weights.append(strength ** abs(s - center) * reliable * plate_ok)
         reach = POSITION_ERROR * pairs[s].scale
@@ -354,6 +363,13 @@ def _sample(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     fy = np.pad(my.astype(np.float32), (0, pad)).reshape(rows, _ROW)
     out = cv2.remap(image, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out.reshape(rows * _ROW, *image.shape[2:])[:p]
+
+
+def _offsets(reach: float) -> list[tuple[float, float]]:
+    """The sample itself and four points ``reach`` plate pixels away (none when reach is 0)."""
+    if reach <= 0:
+        return [(0.0, 0.0)]
+    return [(0.0, 0.0), (reach, 0.0), (-reach, 0.0), (0.0, reach), (0.0, -reach)]
 
 
 def _sample_steady(
