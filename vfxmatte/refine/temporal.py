@@ -84,6 +84,7 @@ LARGE_OVERRIDE = 0.08  # mean |smoothed - raw| over an instance's support flagge
 SUPPORT = 1.0 / 255.0  # alpha above which a pixel belongs to an instance's support
 POSITION_ERROR = 1.0  # flow error (flow-resolution pixels) a warped neighbour is checked against
 PLATE_REACH = 0.5  # flow-resolution pixels around a sample its plate is also compared at
+POSITION_FLOOR = 0.25
 POSITION_TOLERANCE = 0.1  # alpha change within POSITION_ERROR at which a neighbour's vote ~37%
 
 
@@ -192,7 +193,7 @@ def smooth_frame(
             np.maximum(plate_err, err[:, 2], out=plate_err)
         plate_ok = np.exp(-((plate_err / PLATE_TOLERANCE) ** 2))
         weights.append(strength ** abs(s - center) * reliable * plate_ok)
-        reach = POSITION_ERROR * pairs[s].scale
+        reach = (POSITION_FLOOR + POSITION_ERROR * (1.0 - reliable)) * pairs[s].scale
         moved = [
             _sample_steady(other.alphas[i], mx, my, reach)
             if current.active[i] and other.active[i]
@@ -206,12 +207,21 @@ def smooth_frame(
         values = [raw[i, ys, xs]]
         votes = [np.full_like(values[0], CURRENT_WEIGHT)]
         sides = [0]  # the current frame; then -1 / +1: the neighbour is before / after it
+        steadiness = []
         for s, moved, weight in zip(neighbours, warped, weights, strict=True):
             if moved[i] is not None:
                 value, steady = moved[i]
                 values.append(value)
-                votes.append(weight * steady)
+                votes.append(weight)
+                steadiness.append(steady)
                 sides.append(1 if s > center else -1)
+        if len(values) > 1 and POSITION_TOLERANCE > 0:
+            # neighbours agreeing from both sides keep their votes on steep edges
+            agreed = _both_sides_agree(
+                np.stack(values[1:]), np.stack(votes[1:]), np.array(sides[1:])
+            )
+            for j, steady in enumerate(steadiness):
+                votes[j + 1] = votes[j + 1] * np.where(agreed, 1.0, steady)
         if len(values) == 1:
             continue
         stack_v, stack_w = np.stack(values), np.stack(votes)
@@ -255,6 +265,22 @@ def _unanimous_bound(
     low_conf, high_conf = cur <= CONFIDENT, cur >= 1.0 - CONFIDENT
     voted = np.where(low_conf, np.minimum(voted, hi), voted)
     return np.where(high_conf, np.maximum(voted, lo), voted)
+
+
+def _both_sides_agree(values: np.ndarray, weights: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """Per column of (m, P) neighbour candidates: whether voting neighbours (weight above
+    ``VOTER``) before and after the frame all lie within ``VOTER_SPREAD`` of each other.
+
+    Why: a flow error along a moving edge misplaces the neighbours on the two sides of a frame
+    differently (the demo's edge: 1, 1 before, 0 after); neighbours that agree from both sides
+    describe the matte even where its edge is steep, so a bad frame's body is outvoted up to
+    its rim.
+    """
+    voter = weights > VOTER
+    both = (voter & (sides[:, None] < 0)).any(0) & (voter & (sides[:, None] > 0)).any(0)
+    lowest = np.where(voter, values, np.inf).min(0)
+    highest = np.where(voter, values, -np.inf).max(0)
+    return both & (highest - lowest <= VOTER_SPREAD)
 
 
 def _corroboration(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -373,7 +399,7 @@ def _offsets(reach: float) -> list[tuple[float, float]]:
 
 
 def _sample_steady(
-    alpha: np.ndarray, mx: np.ndarray, my: np.ndarray, reach: float
+    alpha: np.ndarray, mx: np.ndarray, my: np.ndarray, reach: np.ndarray | float
 ) -> tuple[np.ndarray, np.ndarray]:
     """A neighbour's alpha at warped points and how far to trust it there, in [0, 1].
 
