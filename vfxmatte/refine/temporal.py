@@ -216,9 +216,15 @@ def smooth_frame(
                 steadiness.append(steady)
                 sides.append(1 if s > center else -1)
         if len(values) > 1 and POSITION_TOLERANCE > 0:
-            # neighbours agreeing from both sides keep their votes on steep edges
-            agreed = _both_sides_agree(
-                np.stack(values[1:]), np.stack(votes[1:]), np.array(sides[1:])
+            # neighbours agreeing from both sides on a confident value keep their votes on
+            # steep edges, except against a confident current frame (see _sample_steady)
+            cur, others = values[0], np.stack(values[1:])
+            sure = (others >= 1.0 - CONFIDENT).all(0) | (others <= CONFIDENT).all(0)
+            agreed = (
+                _both_sides_agree(others, np.stack(votes[1:]), np.array(sides[1:]))
+                & sure
+                & (cur > CONFIDENT)
+                & (cur < 1.0 - CONFIDENT)
             )
             for j, steady in enumerate(steadiness):
                 votes[j + 1] = votes[j + 1] * np.where(agreed, 1.0, steady)
