@@ -29,7 +29,7 @@ with a confident engine, and it does not agree from both sides. Where candidates
 found at flow resolution first, so only those plate pixels are sampled and voted on at full
 resolution (a 4K frame costs what its soft edges cost).
 
-Two edge rules keep motion-compensation error out of the vote (:func:`_sample_steady`): a
+Two edge rules keep motion-compensation error out of the vote (:func:`_steadiness`): a
 neighbour's plate is compared at its sample and ``PLATE_REACH`` flow pixels around it (a flow
 several pixels off at a moving edge passes a single-pixel check where a partly covered pixel
 hides the colour step), and a neighbour's vote falls with how much its alpha changes within the
@@ -185,18 +185,35 @@ def smooth_frame(
     out = raw.copy()
     if not len(ys):
         return _result(raw, out)
+    # where any instance's candidates disagree: only there are plates and edges checked
+    moves = []
+    for s in neighbours:
+        fx, fy, reliable = _flow_at(pairs[s], xs, ys, h, w)
+        mx, my = xs + fx, ys + fy
+        both = current.active & window[s].active
+        moved = [_sample(window[s].alphas[i], mx, my) if both[i] else None for i in range(n)]
+        moves.append((mx, my, reliable, moved))
+    lo, hi = raw[:, ys, xs].copy(), raw[:, ys, xs].copy()
+    for _, _, _, moved in moves:
+        for i, value in enumerate(moved):
+            if value is not None:
+                np.minimum(lo[i], value, out=lo[i])
+                np.maximum(hi[i], value, out=hi[i])
+    keep = ((hi - lo) > AGREE)[current.active].any(0)
+    if not keep.any():
+        return _result(raw, out, ys, xs)
+    vy, vx = ys[keep], xs[keep]
     offsets = _offsets(PLATE_REACH * pairs[neighbours[0]].scale)
     cur_rgb = [
-        np.clip(_sample(current.rgb, xs + dx, ys + dy), 0.0, 1.0) if dx or dy else
-        np.clip(current.rgb[ys, xs], 0.0, 1.0)
+        np.clip(_sample(current.rgb, vx + dx, vy + dy), 0.0, 1.0) if dx or dy else
+        np.clip(current.rgb[vy, vx], 0.0, 1.0)
         for dx, dy in offsets
     ]  # fmt: skip
     warped, weights = [], []
-    for s in neighbours:
+    for s, (mx, my, reliable, moved) in zip(neighbours, moves, strict=True):
         other = window[s]
-        fx, fy, reliable = _flow_at(pairs[s], xs, ys, h, w)
-        mx, my = xs + fx, ys + fy
-        plate_err = np.zeros(len(xs), np.float32)
+        mx, my, reliable = mx[keep], my[keep], reliable[keep]
+        plate_err = np.zeros(len(vx), np.float32)
         for (dx, dy), cur in zip(offsets, cur_rgb, strict=True):
             err = np.abs(np.clip(_sample(other.rgb, mx + dx, my + dy), 0.0, 1.0) - cur)
             np.maximum(plate_err, err[:, 0], out=plate_err)  # not .max(-1): slow
@@ -205,17 +222,18 @@ def smooth_frame(
         plate_ok = np.exp(-((plate_err / PLATE_TOLERANCE) ** 2))
         weights.append(strength ** abs(s - center) * reliable * plate_ok)
         reach = (POSITION_FLOOR + POSITION_ERROR * (1.0 - reliable)) * pairs[s].scale
-        moved = [
-            _sample_steady(other.alphas[i], mx, my, reach)
-            if current.active[i] and other.active[i]
-            else None
-            for i in range(n)
-        ]
-        warped.append(moved)
+        warped.append(
+            [
+                (value[keep], _steadiness(other.alphas[i], mx, my, value[keep], reach))
+                if value is not None
+                else None
+                for i, value in enumerate(moved)
+            ]
+        )
     for i in range(n):
         if not current.active[i]:
             continue
-        values = [raw[i, ys, xs]]
+        values = [raw[i, vy, vx]]
         votes = [np.full_like(values[0], CURRENT_WEIGHT)]
         sides = [0]  # the current frame; then -1 / +1: the neighbour is before / after it
         steadiness = []
@@ -228,7 +246,7 @@ def smooth_frame(
                 sides.append(1 if s > center else -1)
         if len(values) > 1 and POSITION_TOLERANCE > 0:
             # neighbours agreeing from both sides on a confident value keep their votes on
-            # steep edges, except against a confident current frame (see _sample_steady)
+            # steep edges, except against a confident current frame (see _steadiness)
             cur, others = values[0], np.stack(values[1:])
             sure = (others >= 1.0 - CONFIDENT).all(0) | (others <= CONFIDENT).all(0)
             agreed = (
@@ -251,7 +269,7 @@ def smooth_frame(
             voted = robust_vote(v, wgt)
             if CONFIDENT > 0:
                 voted = _unanimous_bound(v, stack_w[:, todo], np.array(sides), voted)
-            out[i, ys[todo], xs[todo]] = voted
+            out[i, vy[todo], vx[todo]] = voted
     _cap_sum(raw, out, ys, xs)
     return _result(raw, out, ys, xs)
 
@@ -413,10 +431,10 @@ def _offsets(reach: float) -> list[tuple[float, float]]:
     return [(0.0, 0.0), (reach, 0.0), (-reach, 0.0), (0.0, reach), (0.0, -reach)]
 
 
-def _sample_steady(
-    alpha: np.ndarray, mx: np.ndarray, my: np.ndarray, reach: np.ndarray | float
-) -> tuple[np.ndarray, np.ndarray]:
-    """A neighbour's alpha at warped points and how far to trust it there, in [0, 1].
+def _steadiness(
+    alpha: np.ndarray, mx: np.ndarray, my: np.ndarray, value: np.ndarray, reach: np.ndarray
+) -> np.ndarray:
+    """How far to trust a neighbour's alpha ``value`` sampled at warped points, in [0, 1].
 
     Why: the flow is only right to about ``reach`` plate pixels; where the neighbour's alpha
     changes steeply (an edge), a sample that far off has another value, so a warped edge is a
@@ -424,13 +442,12 @@ def _sample_steady(
     shot: most of the error the smoother added was next to edges). Trust falls with the largest
     change of alpha within ``reach`` of the sample (on the scale ``POSITION_TOLERANCE``).
     """
-    value = _sample(alpha, mx, my)
     if POSITION_TOLERANCE <= 0:
-        return value, np.ones_like(value)
+        return np.ones_like(value)
     spread = np.zeros_like(value)
     for dx, dy in ((reach, 0.0), (-reach, 0.0), (0.0, reach), (0.0, -reach)):
         np.maximum(spread, np.abs(_sample(alpha, mx + dx, my + dy) - value), out=spread)
-    return value, np.exp(-((spread / POSITION_TOLERANCE) ** 2))
+    return np.exp(-((spread / POSITION_TOLERANCE) ** 2))
 
 
 def _flow_at(
