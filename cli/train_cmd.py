@@ -18,6 +18,9 @@ import torch
 import typer
 
 from vfxmatte.errors import BadArgumentError
+from vfxmatte.training.recipe import FinetuneSettings
+
+_RECIPE = FinetuneSettings()  # finetune's option defaults: the recipe lives in one place
 
 _Threads = Annotated[int, typer.Option(min=1, help="Torch CPU threads (1 on a shared box)")]
 
@@ -75,6 +78,7 @@ _LongSide = Annotated[int, typer.Option(min=64, help="Working scale (long side, 
 _LogEvery = Annotated[int, typer.Option(min=1, help="Log line every N steps (not a terminal)")]
 _Seed = Annotated[int, typer.Option(help="Random seed of crops and augmentations")]
 _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")]
+_BUDGET_HELP = "Stop after S seconds: CPU time when training on the CPU, else wall time"
 
 
 def _fit_and_report(label: str, steps: int, log_every: int, threads: int, body):
@@ -114,7 +118,7 @@ def train_command(
     init: Annotated[str, typer.Option(help="rvm (encoder from RVM) or none (all random)")] = "rvm",
     tiny: Annotated[bool, typer.Option(help="The narrow test network")] = False,
     resume: Annotated[Path | None, typer.Option(help="Continue this checkpoint's run")] = None,
-    time_budget: Annotated[float | None, typer.Option(help="Stop after S seconds")] = None,
+    time_budget: Annotated[float | None, typer.Option(help=_BUDGET_HELP)] = None,
     save_every: Annotated[int, typer.Option(min=0, help="Checkpoint every N steps")] = 200,
     log_every: _LogEvery = 10,
     seed: _Seed = 0,
@@ -216,15 +220,17 @@ def finetune_command(
             "{frame}, {name}, {index}, e.g. G/alphas/{frame:04d}/{name}.png"
         ),
     ] = None,
-    steps: _Steps = 400,
-    batch: _Batch = 4,
-    crop: _Crop = 192,
-    lr: _Lr = 1e-3,
-    long_side: _LongSide = 960,
-    time_budget: Annotated[float, typer.Option(help="Stop after S seconds")] = 420.0,
-    patience: Annotated[int, typer.Option(min=1, help="Held-back checks without gain")] = 4,
+    steps: _Steps = _RECIPE.steps,
+    batch: _Batch = _RECIPE.batch,
+    crop: _Crop = _RECIPE.crop,
+    lr: _Lr = _RECIPE.lr,
+    long_side: _LongSide = _RECIPE.long_side,
+    time_budget: Annotated[float, typer.Option(help=_BUDGET_HELP)] = _RECIPE.time_budget_s,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Held-back checks without gain")
+    ] = _RECIPE.patience,
     log_every: _LogEvery = 10,
-    seed: _Seed = 0,
+    seed: _Seed = _RECIPE.seed,
     device: _Device = "auto",
     threads: _Threads = 1,
 ) -> None:
@@ -235,7 +241,6 @@ def finetune_command(
     from vfxmatte.engines.maggie.config import MaggieConfig
     from vfxmatte.sequence import parse_frames
     from vfxmatte.training import finetune as ft
-    from vfxmatte.training.train import FitSettings
 
     torch.set_num_threads(threads)
     frame_list = parse_frames(frames)
@@ -261,19 +266,20 @@ def finetune_command(
             source_of_guide,
         )
         source = f"plate {plate} frames {frames}"
-    settings = FitSettings(
-        steps=steps, batch=batch, lr=lr, time_budget_s=time_budget, patience=patience
+    settings = replace(
+        _RECIPE,
+        long_side=long_side,
+        crop=crop,
+        batch=batch,
+        steps=steps,
+        lr=lr,
+        time_budget_s=time_budget,
+        patience=patience,
+        seed=seed,
     )
 
     def body(report):
-        result = ft.run_finetune(
-            net,
-            samples,
-            settings,
-            ft.FinetuneSettings(long_side=long_side, crop=crop, seed=seed),
-            dev,
-            report,
-        )
+        result = ft.run_finetune(net, samples, settings, dev, report)
         meta = {
             "maggie:init": how,
             "maggie:long_side": str(long_side),

@@ -10,6 +10,7 @@ shared 2-core box (seed 0, 4 composites of 48 px, 2 people each, 60 steps of bat
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -57,6 +58,38 @@ def test_cosine_schedule_warms_up_then_decays():
     assert cosine_factor(10, 100, 10) == pytest.approx(1.0)
     assert cosine_factor(55, 100, 10) == pytest.approx(0.51)
     assert cosine_factor(100, 100, 10) == pytest.approx(0.02)
+
+
+def test_cosine_follows_the_budget_when_it_is_further_along():
+    assert cosine_factor(50, 1000, 10, spent=0.5) == pytest.approx(0.51)
+    assert cosine_factor(50, 1000, 10, spent=1.0) == pytest.approx(0.02)
+    assert cosine_factor(5, 1000, 10, spent=0.9) == pytest.approx(0.6)  # warm-up first
+    assert cosine_factor(990, 1000, 10, spent=0.1) < 0.03  # the steps are further along
+
+
+def _tiny_fit(settings: FitSettings, on_progress=None):
+    torch.manual_seed(0)
+    net = MaggieNet(TINY)
+    sampler = CropSampler(toy_composites(2, size=32, seed=0), 32, seed=0)
+    return fit(net, sampler, settings, torch.device("cpu"), on_progress=on_progress)
+
+
+def test_budget_stops_with_the_learning_rate_annealed(one_torch_thread):
+    result = _tiny_fit(FitSettings(steps=10**6, batch=1, lr=1e-3, warmup=2, time_budget_s=1.0))
+    assert result.stopped == "budget" and result.steps >= 3
+    lr = result.optimizer["param_groups"][1]["lr"]
+    assert lr / 1e-3 < 0.1  # without the budget in the schedule: ~1.0, the cosine barely begun
+
+
+def test_budget_counts_cpu_time_on_cpu(one_torch_thread):
+    # Waiting (another process's turn on a loaded box) costs wall time, not CPU time: a
+    # wall-clock budget of 2 s would stop this run after 3 steps of 0.7 s sleep; 4 steps cost
+    # about 0.7 s of CPU (measured on the shared box).
+    def idle(_progress):
+        time.sleep(0.7)
+
+    result = _tiny_fit(FitSettings(steps=4, batch=1, warmup=2, time_budget_s=2.0), idle)
+    assert result.stopped == "steps" and result.steps == 4
 
 
 def test_crops_pad_empty_slots_and_keep_truth_with_masks():

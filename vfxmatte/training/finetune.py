@@ -6,7 +6,8 @@ colour-converted as the pipeline converts them), or from a clip in the dev-sets 
 crops of those frames only; a fixed set of plain crops of the same frames, drawn with another seed
 and never trained on as such, is scored every few steps and stops training when it stops
 improving (it catches over-fitting to the augmentations, not a change of content: with three
-frames there is no other shot content to hold back). A wall-clock budget stops it too.
+frames there is no other shot content to hold back). A time budget stops it too. The recipe's
+defaults are :class:`FinetuneSettings`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from vfxmatte.engines.maggie.guide import alpha_of, guide_for
 from vfxmatte.engines.maggie.model import MaggieNet
 from vfxmatte.errors import BadArgumentError, MissingInputError
 from vfxmatte.training.data import CropSampler, Sample, scaled_sample
-from vfxmatte.training.train import FitResult, FitSettings, fit
+from vfxmatte.training.recipe import FinetuneSettings
+from vfxmatte.training.train import FitResult, fit
 
 
 def _guide(image: np.ndarray, masks: np.ndarray, names, frame: int, guide) -> np.ndarray | None:
@@ -46,14 +48,6 @@ class GuideSource:
 
     device: torch.device
     template: str | None = None
-
-
-@dataclass
-class FinetuneSettings:
-    long_side: int = 960  # working scale: the engine runs the shot at the same scale
-    crop: int = 192
-    holdout_crops: int = 8
-    seed: int = 0
 
 
 def clip_samples(
@@ -167,7 +161,6 @@ def start_network(
 def run_finetune(
     net: MaggieNet,
     samples: list[Sample],
-    fit_settings: FitSettings,
     settings: FinetuneSettings,
     device: torch.device,
     on_progress=None,
@@ -178,4 +171,6 @@ def run_finetune(
     held = CropSampler(samples, settings.crop, seed=settings.seed + 9973, augment=False)
     held.slots = train.slots
     holdout = held.batch(settings.holdout_crops)
-    return fit(net, train, fit_settings, device, holdout=holdout, on_progress=on_progress)
+    return fit(
+        net, train, settings.fit_settings(), device, holdout=holdout, on_progress=on_progress
+    )
