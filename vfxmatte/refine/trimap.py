@@ -304,6 +304,7 @@ def adaptive_trimap(
     reach_texture: float = 0.04,
     reach_faint: float = REACH_FAINT,
     reach_far_share: float = 0.0,
+    reach_pattern: float = 0.0,
 ) -> TrimapResult:
     """Image-driven trimap of one person from their rough mask.
 
@@ -416,6 +417,7 @@ def adaptive_trimap(
                 margin,
                 reach_faint,
                 reach_far_share,
+                reach_pattern,
             ),
         )
     if others is not None:
@@ -444,6 +446,7 @@ def _reach_ring(
     margin,
     faint=0.0,
     far_share=0.0,
+    pattern=0.0,
 ):
     """Unknown pixels beyond the search band, up to ``reach`` px outside the mask.
 
@@ -478,9 +481,7 @@ def _reach_ring(
     ring = known_bg * (1 - far)
     ys, xs = torch.nonzero(ring > 0.5, as_tuple=True)
     x_ring = img[:, ys, xs][:, None]
-    qf, ldf = _mahalanobis_logdet(x_ring, _model_at(gf, ys, xs, (h, w)))
-    qb, ldb = _mahalanobis_logdet(x_ring, _model_at(gb, ys, xs, (h, w)))
-    llr = 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+    llr = _llr_at(img, ys, xs, gf, gb)
     like = llr > llr_min
     if faint > 0:
         like = like | _faint_strand(
@@ -491,11 +492,70 @@ def _reach_ring(
         like = like & (_far_share(img_s, far_s, rad, img[:, ys, xs], ys, xs, (h, w)) < far_share)
     cand = torch.zeros((h, w), device=img.device)
     cand[ys, xs] = like.float()[0] * ring[ys, xs]
+    away = far if others is None else far * (1 - others.float())
+    if pattern > 0:
+        # the far background's candidates, by the very same test (models, cut)
+        fy, fx = torch.nonzero(away > 0.5, as_tuple=True)
+        cand[fy, fx] = (_llr_at(img, fy, fx, gf, gb) > llr_min).float()[0]
     if density < 1:
         cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
     cand = cand * dilate((energy > texture).float(), 2)
+    scene = cand * away
+    cand = cand * ring
     grown = _grow_through(unknown, cand, reach - search, bridge, ring)
+    if pattern > 0:
+        kept = _person_pattern(
+            cand, grown * (1 - unknown), scene, ring, away, img_s.shape[-2:], reach, pattern
+        )
+        grown = _grow_through(unknown, cand * kept, reach - search, bridge, ring)
     return dilate(grown * (1 - unknown), margin)
+
+
+def _llr_at(img, ys, xs, gf: LocalGaussian, gb: LocalGaussian) -> torch.Tensor:
+    """(1,N) log-likelihood ratio (> 0: more like ``gf``) of the pixels ``ys, xs`` of ``img``,
+    with both models fitted on the reduced grid and sampled there."""
+    size = img.shape[-2:]
+    x = img[:, ys, xs][:, None]
+    qf, ldf = _mahalanobis_logdet(x, _model_at(gf, ys, xs, size))
+    qb, ldb = _mahalanobis_logdet(x, _model_at(gb, ys, xs, size))
+    return 0.5 * (qb + ldb) - 0.5 * (qf + ldf)
+
+
+def _person_pattern(
+    cand: torch.Tensor,
+    linked: torch.Tensor,
+    scene: torch.Tensor,
+    ring: torch.Tensor,
+    away: torch.Tensor,
+    size_s: tuple[int, int],
+    reach: int,
+    ratio: float,
+) -> torch.Tensor:
+    """(H,W) {0,1}: where the strand candidates linked to the person (``linked``) are at
+    least ``ratio`` times as dense, within ``reach``, as the candidates that are the scene's
+    (ring candidates not linked to the person, and those of the far background ``away``).
+
+    Why: a strand candidate is a foreground-like, textured pixel. Hair makes such pixels
+    next to the person and linked to them; a window grid, a fence or a row of poles makes
+    them all over the scene, and only a part of it happens to touch the person's band (the
+    real two-person clip: the building's dark window frames beside both heads came out as
+    "strands", ~28k unknown pixels far outside one mask). The scene's pattern is judged by
+    the same test as the ring's (same models, cut, texture and density gates), so the
+    comparison says only whose pattern it is. Densities are taken on the colour models'
+    reduced grid (``size_s``); a pixel with no scene around it keeps its candidates.
+    """
+    h = cand.shape[-2]
+    rad = max(2, round(reach * size_s[0] / h))
+    free = ring * (1 - linked)
+
+    def density(hits: torch.Tensor, zone: torch.Tensor) -> torch.Tensor:
+        got = box_sum(_resize(hits, size_s, "area")[None], rad)[0]
+        return got / box_sum(_resize(zone, size_s, "area")[None], rad)[0].clamp_min(1e-6)
+
+    own = density(cand * linked, ring)
+    theirs = density(cand * free + scene, free + away)
+    keep = (own > ratio * theirs).float()
+    return (_resize(keep, cand.shape[-2:], "bilinear") > 0.5).float()
 
 
 FAR_LEVELS = 6  # colour bins per channel of the far background's local histogram
