@@ -490,23 +490,28 @@ def _reach_ring(
     if far_share > 0:
         rad = max(4, round(1.5 * reach * scale))
         like = like & (_far_share(img_s, far_s, rad, img[:, ys, xs], ys, xs, (h, w)) < far_share)
+    textured = dilate((energy > texture).float(), 2)
+
+    def gated(hits: torch.Tensor) -> torch.Tensor:
+        if density < 1:
+            hits = hits * (box_filter(hits[None], max(1, search // 2))[0] < density).float()
+        return hits * textured
+
     cand = torch.zeros((h, w), device=img.device)
     cand[ys, xs] = like.float()[0] * ring[ys, xs]
-    away = far if others is None else far * (1 - others.float())
-    if pattern > 0:
-        # the far background's candidates, by the very same test (models, cut)
-        fy, fx = torch.nonzero(away > 0.5, as_tuple=True)
-        cand[fy, fx] = (_llr_at(img, fy, fx, gf, gb) > llr_min).float()[0]
-    if density < 1:
-        cand = cand * (box_filter(cand[None], max(1, search // 2))[0] < density).float()
-    cand = cand * dilate((energy > texture).float(), 2)
-    scene = cand * away
-    cand = cand * ring
+    cand = gated(cand)
     grown = _grow_through(unknown, cand, reach - search, bridge, ring)
     if pattern > 0:
-        kept = _person_pattern(
-            cand, grown * (1 - unknown), scene, ring, away, img_s.shape[-2:], reach, pattern
-        )
+        # the far background's candidates, by the very same test (models, cut, gates)
+        away = far if others is None else far * (1 - others.float())
+        fy, fx = torch.nonzero(away > 0.5, as_tuple=True)
+        scene = torch.zeros((h, w), device=img.device)
+        scene[fy, fx] = (_llr_at(img, fy, fx, gf, gb) > llr_min).float()[0]
+        scene = gated(scene)
+        # strands that run on past the reach are the person's, not the scene's
+        linked = grown * (1 - unknown)
+        scene = scene * (1 - _grow_through(linked, scene, 0, bridge, away))
+        kept = _person_pattern(cand, linked, scene, ring, away, img_s.shape[-2:], reach, pattern)
         grown = _grow_through(unknown, cand * kept, reach - search, bridge, ring)
     return dilate(grown * (1 - unknown), margin)
 
@@ -553,7 +558,9 @@ def _person_pattern(
         return got / box_sum(_resize(zone, size_s, "area")[None], rad)[0].clamp_min(1e-6)
 
     own = density(cand * linked, ring)
-    theirs = density(cand * free + scene, free + away)
+    # each of the scene's zones on its own: the ring's free part is mostly plain background
+    # between strands, which would thin out the far background's pattern
+    theirs = torch.maximum(density(cand * free, free), density(scene, away))
     keep = (own > ratio * theirs).float()
     return (_resize(keep, cand.shape[-2:], "bilinear") > 0.5).float()
 
