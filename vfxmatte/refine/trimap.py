@@ -511,7 +511,9 @@ def _reach_ring(
         # strands that run on past the reach are the person's, not the scene's
         linked = grown * (1 - unknown)
         scene = scene * (1 - _grow_through(linked, scene, 0, bridge, away))
-        kept = _person_pattern(cand, linked, scene, ring, away, img_s.shape[-2:], reach, pattern)
+        kept = _person_pattern(
+            cand, linked, scene, ring, away, img_s.shape[-2:], search, reach, pattern
+        )
         grown = _grow_through(unknown, cand * kept, reach - search, bridge, ring)
     return dilate(grown * (1 - unknown), margin)
 
@@ -533,6 +535,7 @@ def _person_pattern(
     ring: torch.Tensor,
     away: torch.Tensor,
     size_s: tuple[int, int],
+    search: int,
     reach: int,
     ratio: float,
 ) -> torch.Tensor:
@@ -549,20 +552,35 @@ def _person_pattern(
     comparison says only whose pattern it is. Densities are taken on the colour models'
     reduced grid (``size_s``); a pixel with no scene around it keeps its candidates.
     """
-    h = cand.shape[-2]
-    rad = max(2, round(reach * size_s[0] / h))
+    scale = size_s[0] / cand.shape[-2]
     free = ring * (1 - linked)
 
-    def density(hits: torch.Tensor, zone: torch.Tensor) -> torch.Tensor:
+    def density(hits: torch.Tensor, zone: torch.Tensor, radius: int) -> torch.Tensor:
+        rad = max(1, round(radius * scale))
         got = box_sum(_resize(hits, size_s, "area")[None], rad)[0]
         return got / box_sum(_resize(zone, size_s, "area")[None], rad)[0].clamp_min(1e-6)
 
-    own = density(cand * linked, ring)
+    # the linked structure's own density where it is (a buckle, a lock of hair), the scene's
+    # over the whole reach around it
+    own = density(cand * linked, ring, search)
     # each of the scene's zones on its own: the ring's free part is mostly plain background
     # between strands, which would thin out the far background's pattern
-    theirs = torch.maximum(density(cand * free, free), density(scene, away))
-    keep = (own > ratio * theirs).float()
-    return (_resize(keep, cand.shape[-2:], "bilinear") > 0.5).float()
+    theirs = torch.maximum(density(cand * free, free, reach), density(scene, away, reach))
+    size = cand.shape[-2:]
+    own, theirs = (_resize(x, size, "bilinear").cpu().numpy() for x in (own, theirs))
+    # one verdict per linked piece (8-connected, outside the band): a pixel-wise one would cut
+    # a buckle's loop in two where the scene nearby is busy, and lose all beyond the cut
+    on = (linked * cand > 0.5).cpu().numpy()
+    count, labels = cv2.connectedComponents(on.astype(np.uint8), connectivity=8)
+    pieces = labels[on]
+    size_of = np.bincount(pieces, minlength=count).clip(1)
+    mine = np.bincount(pieces, own[on], count) / size_of
+    scene_of = np.bincount(pieces, theirs[on], count) / size_of
+    keep = mine > ratio * scene_of
+    keep[0] = False
+    kept = torch.from_numpy(keep[labels]).to(cand.device, cand.dtype)
+    # candidates not linked to the person stay candidates (they cannot grow the region)
+    return torch.maximum(kept, 1 - linked)
 
 
 FAR_LEVELS = 6  # colour bins per channel of the far background's local histogram
