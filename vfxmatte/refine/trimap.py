@@ -553,7 +553,9 @@ def _person_pattern(
     reduced grid (``size_s``); a pixel with no scene around it keeps its candidates.
     """
     scale = size_s[0] / cand.shape[-2]
-    free = ring * (1 - linked)
+    # the ring's free part: not linked, and more than a search width from what is (the rest of
+    # a buckle's loop, a strand's broken tip are the person's, not the scene's)
+    free = ring * (1 - dilate(linked, search))
 
     def density(hits: torch.Tensor, zone: torch.Tensor, radius: int) -> torch.Tensor:
         rad = max(1, round(radius * scale))
