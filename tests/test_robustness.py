@@ -335,3 +335,49 @@ def test_a_window_grid_beside_the_head_is_not_taken_for_hair():
     kept = float(torch.minimum(far.alphas[0], alpha)[strands].sum())
     assert kept > 0.2 * truth
     assert kept >= 0.95 * float(torch.minimum(plain.alphas[0], alpha)[strands].sum())
+
+
+def _head_strands_and_facade():
+    """A dark head with dark strands running out to the left over a pale wall, and a facade of
+    dark window frames (separate outlines, dark like the hair) from a little beside the head
+    far out to the right; one ledge at the head's height touches the head's edge. The real
+    two-person clip's ghosts: window frames linked to a head through one thin contact."""
+    h, w = 200, 480
+    yy, xx = _grid(h, w)
+    cy, cx = 100, 170
+    r = ((yy - cy) ** 2 + (xx - cx) ** 2).sqrt()
+    strands = torch.zeros(h, w, dtype=torch.bool)
+    for k, y0 in enumerate(range(80, 150, 10)):
+        centre = y0 + 0.15 * (cx - 45 - xx) * (1 if k % 2 else -1)
+        strands |= ((yy - centre).abs() < 1) & (xx < cx - 30) & (xx > cx - 80)
+    alpha = torch.maximum((r < 45).float(), 0.9 * strands.float())
+    x0, period, size, line = cx + 59, 24, 16, 3
+    u, v = (xx - x0) % period, yy % period
+    frames = (
+        (u < size)
+        & (v < size)
+        & ((u < line) | (u >= size - line) | (v < line) | (v >= size - line))
+    )
+    facade = (frames & (xx >= x0)) | (((yy - cy).abs() < 2) & (xx > cx + 40) & (xx < x0 + 2))
+    hair = torch.tensor([0.12, 0.08, 0.06])[:, None, None]
+    wall = torch.tensor([0.80, 0.78, 0.72])[:, None, None]
+    frame = torch.tensor([0.10, 0.10, 0.12])[:, None, None]
+    g = torch.Generator().manual_seed(0)
+    bg = torch.where(facade, frame, wall)
+    image = alpha * hair + (1 - alpha) * bg + 0.01 * torch.randn(3, h, w, generator=g)
+    out = r > 59  # beyond the rough mask's own band
+    return image.clamp(0, 1), alpha, (r < 47).float(), strands & out, facade & out
+
+
+def test_window_frames_linked_to_the_head_by_a_ledge_are_not_hair():
+    """The reach ring follows the strands; the window frames, whose pattern the scene shows
+    all around (frames not linked to the head), get no alpha by default (``reach_pattern``);
+    without that test the ledge links them to the head and they come out nearly opaque."""
+    image, alpha, mask, strands, facade = _head_strands_and_facade()
+    inp = EngineInput(image=image, masks=mask[None], names=["a"])
+    plain = GuidedEngine("cpu", {"reach_pattern": 0}).matte(inp).alphas[0]
+    est = GuidedEngine("cpu").matte(inp).alphas[0]
+    assert float(plain[facade].max()) > 0.5  # the bug: the frames taken for hair
+    assert float(est[facade].max()) == 0.0
+    truth = float(alpha[strands].sum())
+    assert float(torch.minimum(est, alpha)[strands].sum()) > 0.9 * truth  # strands kept

@@ -118,10 +118,10 @@ class GuidedOptions(EngineOptions):
         "nearby (a window grid's lines are not; 0 = off: 0.1 costs dev single/ SAD 5.057 -> 5.088)",
     )
     reach_pattern: float = Field(
-        0.0,
+        1.0,
         ge=0,
-        description="reach: a strand candidate's pattern must be this many times as common "
-        "next to the person as in the far background around (a window grid is not; 0 = off)",
+        description="reach: strands linked to the person must be denser than this many times "
+        "the scene's own candidates around them (a window facade is not; 0 = off)",
     )
     reach_floor: float = Field(
         0.1, ge=0, le=1, description="faint alpha below this beyond the band is zeroed (0 = off)"
