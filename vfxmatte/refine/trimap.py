@@ -514,6 +514,9 @@ def _reach_ring(
         kept = _person_pattern(
             cand, linked, scene, ring, away, img_s.shape[-2:], search, reach, pattern
         )
+        kept = kept * torch.maximum(
+            _fed_by_contact(linked, unknown, cand, reach - search), 1 - linked
+        )
         grown = _grow_through(unknown, cand * kept, reach - search, bridge, ring)
     return dilate(grown * (1 - unknown), margin)
 
@@ -583,6 +586,28 @@ def _person_pattern(
     kept = torch.from_numpy(keep[labels]).to(cand.device, cand.dtype)
     # candidates not linked to the person stay candidates (they cannot grow the region)
     return torch.maximum(kept, 1 - linked)
+
+
+def _fed_by_contact(
+    linked: torch.Tensor, unknown: torch.Tensor, cand: torch.Tensor, length: int
+) -> torch.Tensor:
+    """(H,W) {0,1}: the pieces of ``linked`` (8-connected) that hold no more candidates than
+    strands leaving the band where they touch it could: ``length`` px per contact pixel.
+
+    Why: a strand touches the band with its root and runs out at most ``length`` px (the
+    reach beyond the search band), so a lock of strands holds at most its contact times that.
+    A window patch or a sign beside a head touches the band through a thin ledge or corner
+    and is as wide as tall out there: far more pixels than its contact could feed (the real
+    two-person clip: a 940-px grid patch beside a face through a few pixels).
+    """
+    on = (linked > 0.5).cpu().numpy()
+    count, labels = cv2.connectedComponents(on.astype(np.uint8), connectivity=8)
+    touch = on & (dilate(unknown, 1) > 0.5).cpu().numpy()
+    contact = np.bincount(labels[touch], minlength=count)
+    held = np.bincount(labels[on & (cand > 0.5).cpu().numpy()], minlength=count)
+    keep = held <= contact * length
+    keep[0] = False
+    return torch.from_numpy(keep[labels]).to(linked.device, linked.dtype)
 
 
 FAR_LEVELS = 6  # colour bins per channel of the far background's local histogram
