@@ -322,13 +322,16 @@ def _head_strands_and_window_grid():
 def test_a_window_grid_beside_the_head_is_not_taken_for_hair():
     """The reach ring follows the strands; the grid's dark frames, as common in the far
     background as next to the head, get no alpha with ``reach_far_share`` (off by default: at
-    0.1 dev single/ SAD went 5.057 -> 5.088, GT04 14.00 -> 14.53); without it the grid is
-    followed."""
+    0.1 dev single/ SAD went 5.057 -> 5.088, GT04 14.00 -> 14.53); without it and without the
+    pattern and contact tests (``reach_pattern`` 0) the grid is followed. By default (the
+    contact test: the grid holds more than its contact with the band could feed) it is not."""
     image, alpha, mask, strands, grid = _head_strands_and_window_grid()
     inp = EngineInput(image=image, masks=mask[None], names=["a"])
-    plain = GuidedEngine("cpu").matte(inp)
-    far = GuidedEngine("cpu", {"reach_far_share": 0.1}).matte(inp)
+    plain = GuidedEngine("cpu", {"reach_pattern": 0}).matte(inp)
+    far = GuidedEngine("cpu", {"reach_far_share": 0.1, "reach_pattern": 0}).matte(inp)
+    default = GuidedEngine("cpu").matte(inp)
     assert float((plain.diagnostics["trimaps"][0][grid] == 0.5).sum()) > 500  # the bug
+    assert float((default.diagnostics["trimaps"][0][grid] == 0.5).sum()) == 0
     assert float((far.diagnostics["trimaps"][0][grid] == 0.5).sum()) == 0
     assert float(far.alphas[0][grid].max()) == 0.0
     truth = float(alpha[strands].sum())
