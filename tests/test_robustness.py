@@ -296,27 +296,41 @@ def test_in_a_territory_the_others_get_what_the_owner_left():
     assert torch.equal(out[1, :, 2:], alphas[1, :, 2:]) and torch.equal(out[0], alphas[0])
 
 
-def _head_strands_and_window_grid():
-    """A dark head with dark strands running out to the left over a pale wall, and a window
-    grid (pale wall, dark frames: dark like the hair) beside it on the right, reaching far."""
+CY, CX = 100, 170  # the head's centre in the 200x480 frames below
+
+
+def _head_beside(dark, strand_end: int):
+    """A dark head (radius 45, rough mask 47) with dark strands running out to the left to
+    ``strand_end`` px from its centre, over a pale wall with window frames as dark as the hair
+    where ``dark(yy, xx)`` (bool). Returns image, truth, rough mask, and the strands and the
+    frames beyond the rough mask's own band."""
     h, w = 200, 480
     yy, xx = _grid(h, w)
-    cy, cx = 100, 170
-    r = ((yy - cy) ** 2 + (xx - cx) ** 2).sqrt()
+    r = ((yy - CY) ** 2 + (xx - CX) ** 2).sqrt()
     strands = torch.zeros(h, w, dtype=torch.bool)
     for k, y0 in enumerate(range(80, 150, 10)):
-        centre = y0 + 0.15 * (cx - 45 - xx) * (1 if k % 2 else -1)
-        strands |= ((yy - centre).abs() < 1) & (xx < cx - 30) & (xx > cx - 100)
+        centre = y0 + 0.15 * (CX - 45 - xx) * (1 if k % 2 else -1)
+        strands |= ((yy - centre).abs() < 1) & (xx < CX - 30) & (xx > CX - strand_end)
     alpha = torch.maximum((r < 45).float(), 0.9 * strands.float())
     hair = torch.tensor([0.12, 0.08, 0.06])[:, None, None]
     wall = torch.tensor([0.80, 0.78, 0.72])[:, None, None]
     frame = torch.tensor([0.10, 0.10, 0.12])[:, None, None]
-    grid = (((xx % 18) < 3) | ((yy % 18) < 3)) & (xx > cx + 48)
-    bg = torch.where(grid, frame, wall)
+    frames = dark(yy, xx)
     g = torch.Generator().manual_seed(0)
+    bg = torch.where(frames, frame, wall)
     image = alpha * hair + (1 - alpha) * bg + 0.01 * torch.randn(3, h, w, generator=g)
     out = r > 59  # beyond the rough mask's own band
-    return image.clamp(0, 1), alpha, (r < 47).float(), strands & out, grid & out
+    return image.clamp(0, 1), alpha, (r < 47).float(), strands & out, frames & out
+
+
+def _head_strands_and_window_grid():
+    """The head with strands, and a window grid (one lattice of dark frames) beside it on the
+    right from the mask's edge out to the frame's edge."""
+
+    def grid(yy, xx):
+        return (((xx % 18) < 3) | ((yy % 18) < 3)) & (xx > CX + 48)
+
+    return _head_beside(grid, 100)
 
 
 def test_a_window_grid_beside_the_head_is_not_taken_for_hair():
@@ -341,35 +355,18 @@ def test_a_window_grid_beside_the_head_is_not_taken_for_hair():
 
 
 def _head_strands_and_facade():
-    """A dark head with dark strands running out to the left over a pale wall, and a facade of
-    dark window frames (separate outlines, dark like the hair) from a little beside the head
-    far out to the right; one ledge at the head's height touches the head's edge. The real
-    two-person clip's ghosts: window frames linked to a head through one thin contact."""
-    h, w = 200, 480
-    yy, xx = _grid(h, w)
-    cy, cx = 100, 170
-    r = ((yy - cy) ** 2 + (xx - cx) ** 2).sqrt()
-    strands = torch.zeros(h, w, dtype=torch.bool)
-    for k, y0 in enumerate(range(80, 150, 10)):
-        centre = y0 + 0.15 * (cx - 45 - xx) * (1 if k % 2 else -1)
-        strands |= ((yy - centre).abs() < 1) & (xx < cx - 30) & (xx > cx - 80)
-    alpha = torch.maximum((r < 45).float(), 0.9 * strands.float())
-    x0, period, size, line = cx + 59, 24, 16, 3
-    u, v = (xx - x0) % period, yy % period
-    frames = (
-        (u < size)
-        & (v < size)
-        & ((u < line) | (u >= size - line) | (v < line) | (v >= size - line))
-    )
-    facade = (frames & (xx >= x0)) | (((yy - cy).abs() < 2) & (xx > cx + 40) & (xx < x0 + 2))
-    hair = torch.tensor([0.12, 0.08, 0.06])[:, None, None]
-    wall = torch.tensor([0.80, 0.78, 0.72])[:, None, None]
-    frame = torch.tensor([0.10, 0.10, 0.12])[:, None, None]
-    g = torch.Generator().manual_seed(0)
-    bg = torch.where(facade, frame, wall)
-    image = alpha * hair + (1 - alpha) * bg + 0.01 * torch.randn(3, h, w, generator=g)
-    out = r > 59  # beyond the rough mask's own band
-    return image.clamp(0, 1), alpha, (r < 47).float(), strands & out, facade & out
+    """The head with strands, and a facade of window frames (separate outlines) from a little
+    beside the head far out to the right; one ledge at the head's height touches the head's
+    edge. The real two-person clip's ghosts: window frames linked to a head by a thin contact."""
+    x0, period, size, line = CX + 59, 24, 16, 3
+
+    def facade(yy, xx):
+        u, v = (xx - x0) % period, yy % period
+        edge = (u < line) | (u >= size - line) | (v < line) | (v >= size - line)
+        frames = (u < size) & (v < size) & edge & (xx >= x0)
+        return frames | (((yy - CY).abs() < 2) & (xx > CX + 40) & (xx < x0 + 2))
+
+    return _head_beside(facade, 80)
 
 
 def test_window_frames_linked_to_the_head_by_a_ledge_are_not_hair():
