@@ -121,7 +121,8 @@ class GuidedOptions(EngineOptions):
         1.0,
         ge=0,
         description="reach: strands linked to the person must be denser than this many times "
-        "the scene's own candidates around them (a window facade is not; 0 = off)",
+        "the scene's own candidates around them, and no more than their contact with the band "
+        "could feed (a window facade linked by a ledge is not; 0 = off)",
     )
     reach_floor: float = Field(
         0.1, ge=0, le=1, description="faint alpha below this beyond the band is zeroed (0 = off)"

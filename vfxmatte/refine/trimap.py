@@ -320,7 +320,9 @@ def adaptive_trimap(
     stays flat at 4K. ``reach`` (> ``search`` turns it on) and the ``reach_*`` gates: the unknown
     region may grow up to ``reach`` px outside the mask along strands (``_reach_ring``);
     ``reach_far_share`` (> 0 turns it on): a strand's colour is rarer than this share among the
-    far background nearby (``_far_share``).
+    far background nearby (``_far_share``); ``reach_pattern`` (> 0 turns it on): linked strands
+    must be denser than this many times the scene's own candidates, and fed by their contact
+    with the band (``_person_pattern``, ``_fed_by_contact``).
     """
     h, w = mask.shape
     m = (mask > 0.5).float()
@@ -470,7 +472,11 @@ def _reach_ring(
       (dark-haired) person" although the far background is full of them; a strand's colour is
       one the background out there does not show (``_far_share``);
     - the unknown region grows through candidates (gaps up to ``bridge`` px closed) only while
-      connected to the band's unknown pixels, then gets the usual ``margin``.
+      connected to the band's unknown pixels, then gets the usual ``margin``;
+    - with ``pattern`` > 0, a piece linked that way is kept only where it is denser than the
+      scene's own candidates around it (``_person_pattern``) and holds no more candidates than
+      its contact with the band could feed (``_fed_by_contact``): a window facade or a pole
+      beside a head is linked to it by a ledge or a corner, hair along its roots.
     """
     h, w = img.shape[-2:]
     far = 1 - dilate(m, reach)
