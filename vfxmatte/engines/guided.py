@@ -130,6 +130,13 @@ class GuidedOptions(EngineOptions):
         description="reach: a strand's colour is rarer than this share of the far background "
         "nearby (a window grid's lines are not; 0 = off: 0.1 costs dev single/ SAD 5.057 -> 5.088)",
     )
+    reach_pattern: float = Field(
+        1.0,
+        ge=0,
+        description="reach: strands linked to the person must be denser than this many times "
+        "the scene's own candidates around them, and no more than their contact with the band "
+        "could feed (a window facade linked by a ledge is not; 0 = off)",
+    )
     reach_floor: float = Field(
         0.1, ge=0, le=1, description="faint alpha below this beyond the band is zeroed (0 = off)"
     )
@@ -603,6 +610,7 @@ class GuidedEngine(Engine):
             reach_texture=self.opts.reach_texture,
             reach_faint=self.opts.reach_faint,
             reach_far_share=self.opts.reach_far_share,
+            reach_pattern=self.opts.reach_pattern,
         ).trimap
 
 
