@@ -37,7 +37,6 @@ from vfxmatte.refine.highlights import compress_highlights
 from vfxmatte.refine.holes import HOLES_MODE, find_holes, open_holes
 from vfxmatte.refine.laplacian import downsample, solve_alpha_pyramid
 from vfxmatte.refine.person_prior import (
-    REACH,
     PersonPrior,
     constrain_trimap,
     person_coverage,
@@ -288,7 +287,6 @@ class GuidedEngine(Engine):
         view = self._people().see(image)
         weights = prior_weights(person_coverage(view.union, masks))
         allowed, sure = person_regions(view)
-        reach = max(1, round(REACH * view.pixel))
         for i in present:
             if float(weights[i]) >= 0.5:
                 y0, y1, x0, x1 = rois[i]
@@ -297,7 +295,7 @@ class GuidedEngine(Engine):
                     masks[i, y0:y1, x0:x1],
                     allowed[y0:y1, x0:x1],
                     sure[y0:y1, x0:x1],
-                    reach,
+                    view.reach,
                 )
         return weights
 

@@ -29,7 +29,7 @@ from vfxmatte.engines.rvm_net import (
 )
 from vfxmatte.errors import BadArgumentError, EngineError, OutOfMemoryError
 from vfxmatte.refine.partition import partition_alpha
-from vfxmatte.refine.person_prior import person_coverage
+from vfxmatte.refine.person_prior import person_coverage, prior_weights
 
 _NETWORKS: dict[tuple[str, str, torch.dtype], MattingNetwork] = {}
 
@@ -228,24 +228,25 @@ class RVMEngine(Engine):
     ) -> torch.Tensor:
         """Blend towards the fallback alpha for people the network does not see."""
         cov = self.coverage(union, masks).tolist()
-        weights = []
+        seen = []  # smoothed coverage per person; the network's weight follows from it
         for i, name in enumerate(inp.names):
             if float(masks[i].max()) <= 0.5:
-                weights.append(1.0)  # absent this frame: keep the (empty) alpha, keep history
+                seen.append(1.0)  # absent this frame: keep the (empty) alpha, keep history
                 continue
             smoothed = (
                 0.5 * self._coverage[name] + 0.5 * cov[i] if name in self._coverage else cov[i]
             )
             self._coverage[name] = smoothed
-            weights.append(min(1.0, max(0.0, (smoothed - 0.5) / 0.3)))
+            seen.append(smoothed)
         self._last_coverage = dict(zip(inp.names, cov, strict=False))
-        if min(weights) >= 1.0:
+        weights = prior_weights(torch.tensor(seen, dtype=torch.float64))
+        if bool((weights >= 1.0).all()):
             return alphas
         if self.fallback == "mask":
             other = (masks > 0.5).float()
         else:
             other = self._guided_matte(inp, masks).clamp(0.0, 1.0)
-        w = torch.tensor(weights, dtype=alphas.dtype, device=alphas.device).view(-1, 1, 1)
+        w = weights.to(alphas.device, alphas.dtype).view(-1, 1, 1)
         return w * alphas + (1 - w) * other
 
     def _guided_matte(self, inp: EngineInput, masks: torch.Tensor) -> torch.Tensor:

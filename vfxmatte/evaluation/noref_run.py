@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from vfxmatte.errors import BadArgumentError, InvalidInputError, MissingInputError
 from vfxmatte.evaluation import SHEET_ROWS
 from vfxmatte.evaluation.noref import noref_frame
-from vfxmatte.evaluation.sheet import TILE_WIDTH, layer_row
+from vfxmatte.evaluation.sheet import TILE_WIDTH, evenly_spread, layer_row
 from vfxmatte.io.atomic import ensure_writable_dir
 from vfxmatte.io.colour import ColourConverter, colorspace_of, load_config, resolve_colorspace
 from vfxmatte.io.images import read_image
@@ -77,8 +77,7 @@ def check_results(
     out = Path(out)
     ensure_writable_dir(out)
     rows: list[dict] = []
-    pick = np.linspace(0, len(wanted) - 1, min(sheet_rows, len(wanted))).round().astype(int)
-    sheet_frames = {wanted[i] for i in pick}
+    sheet_frames = set(evenly_spread(wanted, sheet_rows))
     sheet: list = []
     for frame in wanted:
         if not seq.path(frame).is_file():

@@ -34,13 +34,17 @@ def error_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
+def evenly_spread(items: list, count: int) -> list:
+    """``count`` of ``items`` (at most all), first and last included, evenly spread."""
+    count = min(count, len(items))
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
 class SheetCollector:
     """Keeps thumbnails of the picked samples while eval runs; ``save`` writes the PNG."""
 
     def __init__(self, keys: list[str], methods: list[str], rows: int = SHEET_ROWS):
-        count = min(rows, len(keys))
-        picks = np.linspace(0, len(keys) - 1, count).round().astype(int) if count else []
-        self.wanted = {keys[i] for i in picks}
+        self.wanted = set(evenly_spread(keys, rows))
         self.methods = methods
         self.rows: dict[str, list[tuple[str, np.ndarray]]] = {}
         self._pending: dict[str, list[tuple[str, np.ndarray]]] = {}

@@ -14,8 +14,8 @@ knows what belongs to a person. So, per instance the network actually finds:
 Both are trimap constraints, so the closed-form solve still draws the edges from the image.
 
 Instances the network does not find (a plant, a toy, an object) keep the guided engine's answer
-untouched: the prior's weight ramps from 0 at a coverage of 0.5 to 1 at 0.8, as the rvm engine's
-own fallback does. The network runs statelessly on each frame, so a frame's result never depends on
+untouched: the prior's weight ramps from 0 at a coverage of 0.5 to 1 at 0.8 (:func:`prior_weights`,
+which also sets how far the rvm engine trusts its own network before falling back). The network runs statelessly on each frame, so a frame's result never depends on
 where a job started (resumes and farm chunks write the same bytes).
 """
 
@@ -48,7 +48,8 @@ def person_coverage(union: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def prior_weights(coverage: torch.Tensor) -> torch.Tensor:
-    """(N,) weight of the prior per instance from its coverage (0: not a person to the net)."""
+    """(N,) how far to trust the network per instance, from its coverage (0: not a person to
+    it, 1: fully one); the guided engine's prior and the rvm engine's fallback both use it."""
     lo, hi = COVERAGE_RAMP
     return ((coverage - lo) / (hi - lo)).clamp(0.0, 1.0)
 
@@ -61,9 +62,9 @@ class PersonView:
     ratio: float  # network resolution / frame resolution
 
     @property
-    def pixel(self) -> float:
-        """One network pixel in frame pixels."""
-        return 1.0 / self.ratio
+    def reach(self) -> int:
+        """:data:`REACH` network pixels in frame pixels (at least one)."""
+        return max(1, round(REACH / self.ratio))
 
 
 class PersonPrior:
@@ -96,8 +97,7 @@ def person_regions(view: PersonView) -> tuple[torch.Tensor, torch.Tensor]:
     """(H, W) ``allowed`` (within :data:`REACH` network pixels of what the network sees) and
     ``sure`` (the network is sure of a person) as {0, 1} float32."""
     union = view.union
-    reach = max(1, round(REACH * view.pixel))
-    allowed = dilate((union >= SEEN).float()[None], reach)[0]
+    allowed = dilate((union >= SEEN).float()[None], view.reach)[0]
     return allowed, (union >= SURE).float()
 
 
